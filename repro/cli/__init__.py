@@ -1,0 +1,54 @@
+"""The ``repro`` command: one subcommand per module in this package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from repro.errors import ReproError
+
+# Each module defines add_parser(subparsers) and run(args) -> int.
+COMMANDS = ["prepare", "train", "translate", "score", "rescore", "encode", "report"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="repro",
+        description="Reproduce Sutskever, Vinyals & Le (2014): prepare data, train, translate, score, report.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"repro.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"repro.cli.{name}":
+                continue  # subcommand not built yet
+            raise
+        sub = module.add_parser(subparsers)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def _version() -> str:
+    from repro import __version__
+
+    return f"repro {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except ReproError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Errors the user can cause; the CLI prints them without a traceback."""
+
+
+class ReproError(Exception):
+    """A problem with the user's input or environment, with a message that says what and where."""
+
+
+class DataError(ReproError):
+    """Bad input data: the message names the file, the line and the problem."""
+
+    def __init__(self, problem: str, path: object = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}"
+            if line is not None:
+                where += f", line {line}"
+            where += ": "
+        super().__init__(where + problem)
+        self.path = path
+        self.line = line
+        self.problem = problem
