@@ -1,0 +1,199 @@
+"""The encoder–decoder of Sutskever, Vinyals & Le (2014), §3.2, with the ablations' switches.
+
+Two separate deep RNNs. The encoder reads the source (reversed, by default, as in the paper) and its
+final state — every layer's — initialises the decoder: that state is the fixed-size "context vector".
+The decoder starts from <sos> and predicts the target with a plain softmax over the target vocabulary.
+``attention="luong"`` adds Luong et al.'s (2015) global attention ("general" score, no input feeding,
+so the teacher-forced decoder stays one fused RNN call) for the bottleneck ablation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+ATTENTIONS = ("none", "luong")
+
+# An RNN state: (h, c) for an LSTM, h for a GRU or vanilla RNN; each tensor is [layers, batch, hidden].
+RNNState = Tensor | tuple[Tensor, Tensor]
+
+
+@dataclass
+class ModelConfig:
+    """Model shape. The defaults are the paper's: 4 layers of 1000 LSTM cells, 1000-d embeddings."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    embedding_size: int = 1000
+    hidden_size: int = 1000
+    num_layers: int = 4
+    cell: str = "lstm"
+    dropout: float = 0.0
+    reverse_source: bool = True
+    attention: str = "none"
+    init_range: float = 0.08
+    pad_id: int = 0
+    sos_id: int = 2
+    eos_id: int = 3
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"model.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+        for name in ("src_vocab_size", "tgt_vocab_size", "embedding_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EncoderOutput:
+    state: RNNState  # final state of every layer: the context vector
+    memory: Tensor  # [B, S, H] top-layer outputs (used only by attention)
+    mask: Tensor  # [B, S] True at real (non-pad) source positions
+
+
+@dataclass
+class DecoderState:
+    rnn: RNNState
+    memory: Tensor | None = None
+    mask: Tensor | None = None
+    extras: dict = field(default_factory=dict)
+
+
+def reverse_padded(tokens: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse the first ``lengths[b]`` tokens of each row, leaving the padding where it is."""
+    seq_len = tokens.size(1)
+    positions = torch.arange(seq_len, device=tokens.device).unsqueeze(0)
+    lengths = lengths.to(tokens.device).unsqueeze(1)
+    index = torch.where(positions < lengths, lengths - 1 - positions, positions)
+    return tokens.gather(1, index)
+
+
+def map_state(state: RNNState, fn) -> RNNState:
+    """Apply ``fn`` to each tensor of an RNN state (LSTM states are (h, c) pairs)."""
+    if isinstance(state, tuple):
+        return tuple(fn(s) for s in state)  # type: ignore[return-value]
+    return fn(state)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        rnn = CELLS[c.cell]
+        inter_layer_dropout = c.dropout if c.num_layers > 1 else 0.0
+        self.src_embedding = nn.Embedding(c.src_vocab_size, c.embedding_size, padding_idx=c.pad_id)
+        self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.embedding_size, padding_idx=c.pad_id)
+        self.encoder = rnn(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True, dropout=inter_layer_dropout)
+        self.decoder = rnn(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True, dropout=inter_layer_dropout)
+        self.dropout = nn.Dropout(c.dropout)
+        if c.attention == "luong":
+            self.attention_score = nn.Linear(c.hidden_size, c.hidden_size, bias=False)
+            self.attention_combine = nn.Linear(2 * c.hidden_size, c.hidden_size, bias=False)
+        self.output = nn.Linear(c.hidden_size, c.tgt_vocab_size)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter uniform in [-init_range, init_range] (paper §3.4)."""
+        for param in self.parameters():
+            nn.init.uniform_(param, -self.config.init_range, self.config.init_range)
+        with torch.no_grad():
+            self.src_embedding.weight[self.config.pad_id].zero_()
+            self.tgt_embedding.weight[self.config.pad_id].zero_()
+
+    def recurrent_parameters(self) -> int:
+        return sum(p.numel() for p in self.encoder.parameters()) + sum(p.numel() for p in self.decoder.parameters())
+
+    # ----------------------------------------------------------------------------------- encoder
+    def encode(self, src: Tensor, src_lengths: Tensor) -> EncoderOutput:
+        """Read a right-padded batch given in natural order; the only place the source is reversed."""
+        if self.config.reverse_source:
+            src = reverse_padded(src, src_lengths)
+        embedded = self.dropout(self.src_embedding(src))
+        # Packing keeps padding out of the final state: each row's state is taken at its own length.
+        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_out, state = self.encoder(packed)
+        memory, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))
+        mask = torch.arange(src.size(1), device=src.device).unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
+        return EncoderOutput(state=state, memory=memory, mask=mask)
+
+    def context_vector(self, encoded: EncoderOutput) -> Tensor:
+        """The fixed-size summary the decoder starts from: every layer's final state, as [B, D]."""
+        parts = encoded.state if isinstance(encoded.state, tuple) else (encoded.state,)
+        return torch.cat([p.transpose(0, 1).reshape(p.size(1), -1) for p in parts], dim=1)
+
+    # ----------------------------------------------------------------------------------- decoder
+    def init_decoder_state(self, encoded: EncoderOutput) -> DecoderState:
+        if self.config.attention == "none":
+            return DecoderState(rnn=encoded.state)
+        return DecoderState(rnn=encoded.state, memory=encoded.memory, mask=encoded.mask)
+
+    def _project(self, outputs: Tensor, state: DecoderState) -> Tensor:
+        """Top-layer outputs [B, T, H] to vocabulary logits, through attention when enabled."""
+        if self.config.attention == "luong":
+            assert state.memory is not None and state.mask is not None
+            scores = torch.bmm(self.attention_score(outputs), state.memory.transpose(1, 2))  # [B, T, S]
+            scores = scores.masked_fill(~state.mask.unsqueeze(1), -math.inf)
+            weights = torch.softmax(scores, dim=-1)
+            context = torch.bmm(weights, state.memory)
+            outputs = torch.tanh(self.attention_combine(torch.cat([context, outputs], dim=-1)))
+        return self.output(self.dropout(outputs))
+
+    def decode_step(self, prev_tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
+        """One decoder step: previous tokens [B] -> log-probabilities [B, V] and the new state."""
+        embedded = self.dropout(self.tgt_embedding(prev_tokens.unsqueeze(1)))
+        outputs, rnn_state = self.decoder(embedded, state.rnn)
+        new_state = DecoderState(rnn=rnn_state, memory=state.memory, mask=state.mask)
+        logits = self._project(outputs, new_state).squeeze(1)
+        return torch.log_softmax(logits.float(), dim=-1), new_state
+
+    @staticmethod
+    def reorder_state(state: DecoderState, index: Tensor) -> DecoderState:
+        """Select batch rows of a decoder state (beam search keeps, drops and copies hypotheses)."""
+        return DecoderState(
+            rnn=map_state(state.rnn, lambda s: s.index_select(1, index)),
+            memory=None if state.memory is None else state.memory.index_select(0, index),
+            mask=None if state.mask is None else state.mask.index_select(0, index),
+        )
+
+    # ----------------------------------------------------------------------------------- training
+    def forward(
+        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, teacher_forcing_ratio: float = 1.0
+    ) -> Tensor:
+        """Logits [B, T, V] for ``tgt_in`` = <sos> y1 .. y_{T-1} (right-padded).
+
+        With ``teacher_forcing_ratio`` < 1 each decoder input after the first is, with probability
+        1 - ratio, the model's own previous prediction (argmax) instead of the reference token.
+        """
+        state = self.init_decoder_state(self.encode(src, src_lengths))
+        if teacher_forcing_ratio >= 1.0:
+            outputs, _ = self.decoder(self.dropout(self.tgt_embedding(tgt_in)), state.rnn)
+            return self._project(outputs, state)
+        return self._forward_free_running(tgt_in, state, teacher_forcing_ratio)
+
+    def _forward_free_running(self, tgt_in: Tensor, state: DecoderState, ratio: float) -> Tensor:
+        logits_per_step = []
+        inputs = tgt_in[:, 0]
+        rnn_state = state.rnn
+        for t in range(tgt_in.size(1)):
+            if t > 0:
+                use_reference = torch.rand(tgt_in.size(0), device=tgt_in.device) < ratio
+                predicted = logits_per_step[-1].argmax(dim=-1)
+                inputs = torch.where(use_reference, tgt_in[:, t], predicted)
+            embedded = self.dropout(self.tgt_embedding(inputs.unsqueeze(1)))
+            outputs, rnn_state = self.decoder(embedded, rnn_state)
+            step_state = DecoderState(rnn=rnn_state, memory=state.memory, mask=state.mask)
+            logits_per_step.append(self._project(outputs, step_state).squeeze(1))
+        return torch.stack(logits_per_step, dim=1)

@@ -1,0 +1,101 @@
+"""Run directories and checkpoints: atomic saves, and loading a trained model for translation.
+
+A checkpoint is one ``torch.save`` dict: ``model_config``, ``model`` (state dict), and, for resuming,
+``optimizer``, ``schedule``, ``trainer`` (step, epoch, position in the data order, best validation
+perplexity) and ``rng`` (every generator's state) as the trainer writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from repro.data.vocab import Vocab
+from repro.errors import ReproError
+from repro.io import atomic_save, atomic_write
+from repro.models.seq2seq import ModelConfig, Seq2Seq
+
+DATA_FILES = ("meta.json", "vocab.src.txt", "vocab.tgt.txt", "vocab.src.counts", "vocab.tgt.counts",
+              "spm.src.model", "spm.tgt.model")
+
+
+def checkpoint_path(run_dir: str | Path, which: str = "last") -> Path:
+    return Path(run_dir) / "checkpoints" / f"{which}.pt"
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write atomically: a run killed mid-save keeps its previous checkpoint intact."""
+    atomic_save(lambda tmp: torch.save(payload, tmp), path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ReproError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file
+        raise ReproError(f"{path}: not a readable checkpoint ({exc})") from exc
+
+
+def copy_data_files(data_dir: str | Path, run_dir: str | Path) -> None:
+    """Copy vocabularies and tokenizer settings into the run, so a run is self-contained."""
+    target = Path(run_dir) / "data"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in DATA_FILES:
+        source = Path(data_dir) / name
+        if source.exists():
+            shutil.copyfile(source, target / name)
+
+
+def write_run_json(run_dir: str | Path, info: dict[str, Any]) -> None:
+    with atomic_write(Path(run_dir) / "run.json", encoding="utf-8") as handle:
+        json.dump(info, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+def read_run_json(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "run.json"
+    if not path.exists():
+        raise ReproError(f"{run_dir}: not a run directory (no run.json); train one with `repro train`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class LoadedRun:
+    model: Seq2Seq
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    meta: dict[str, Any]
+    run_dir: Path
+
+    def tokenizers(self):
+        """(source, target) tokenizers with the settings the data was prepared with."""
+        from repro.data.tokenize import load_tokenizers
+
+        return load_tokenizers(self.run_dir / "data")
+
+
+def model_from_checkpoint(payload: dict[str, Any]) -> Seq2Seq:
+    model = Seq2Seq(ModelConfig(**payload["model_config"]))
+    model.load_state_dict(payload["model"])
+    return model
+
+
+def load_run(run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu") -> LoadedRun:
+    """Load a trained model (``best`` by validation perplexity, or ``last``) with its vocabularies."""
+    run_dir = Path(run_dir)
+    path = checkpoint_path(run_dir, which)
+    if not path.exists() and which == "best":
+        path = checkpoint_path(run_dir, "last")
+    model = model_from_checkpoint(load_checkpoint(path, map_location="cpu")).to(device).eval()
+    data = run_dir / "data"
+    if not (data / "meta.json").exists():
+        raise ReproError(f"{run_dir}: run has no data/meta.json (was it written by `repro train`?)")
+    meta = json.loads((data / "meta.json").read_text(encoding="utf-8"))
+    return LoadedRun(model, Vocab.load(data / "vocab.src.txt"), Vocab.load(data / "vocab.tgt.txt"), meta, run_dir)

@@ -1,0 +1,63 @@
+"""The experiment matrix: the paper's runs and systems, ablation variants, equal-parameter sizes."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro.errors import ReproError
+from repro.experiments import equal_parameter_hidden_size, plan
+from repro.models.seq2seq import ModelConfig, Seq2Seq
+
+
+def test_paper_matrix_has_table1_systems():
+    p = plan({"model": {"num_layers": 4}})
+    assert sorted(p.runs) == ["forward-s1", "reversed-s1", "reversed-s2", "reversed-s3", "reversed-s4",
+                              "reversed-s5"]
+    assert dict(p.runs["forward-s1"].overrides) == {"model.reverse_source": False, "train.seed": 1}
+    # every row of Table 1 the suite can produce is a registered system
+    assert p.system_name(("forward-s1",), 12) == "forward-s1.beam12"
+    assert p.system_name(("reversed-s1",), 12) == "reversed-s1.beam12"
+    ens5 = p.ensemble_runs(5)
+    assert ens5 == tuple(f"reversed-s{i}" for i in range(1, 6))
+    for beam in (1, 2, 12):
+        assert p.systems[p.system_name(ens5, beam)].runs == ens5
+    assert p.system_name(p.ensemble_runs(2), 12) == "ens-reversed-s1+2.beam12"
+    # the beam table: single and ensemble at 1, 2, 4, 8, 12
+    for beam in (1, 2, 4, 8, 12):
+        p.system_name(("reversed-s1",), beam)
+        p.system_name(ens5, beam)
+    assert not p.variants.keys() - {"reversed", "forward"}
+
+
+def test_ablations_add_variants_with_seeds_and_skip_the_base_value():
+    config = {"model": {"cell": "lstm", "num_layers": 4, "hidden_size": 64, "embedding_size": 32},
+              "paper": {"reversed_seeds": [1, 2], "ensembles": [2]},
+              "ablations": {"enabled": True, "seeds": [1, 2, 3], "cell": ["lstm", "gru"], "num_layers": [1, 4],
+                            "teacher_forcing_ratio": [1.0, 0.0], "max_train_len": [10], "attention": True,
+                            "cell_equal_parameters": True, "beam": 2}}
+    p = plan(config)
+    assert set(p.variants) == {"reversed", "forward", "cell-gru", "cell-gru-eqparams", "layers1", "tf0",
+                               "maxlen10", "attention", "attention-forward"}
+    assert [r.seed for r in p.runs_of("reversed")] == [1, 2, 3]  # ablation seeds extend the paper's
+    assert [r.seed for r in p.runs_of("forward")] == [1, 2, 3]
+    assert dict(p.runs["tf0-s2"].overrides) == {"train.teacher_forcing_ratio": 0.0, "train.seed": 2}
+    assert p.runs["maxlen10-s1"].override_args() == ["train.max_train_len=10", "train.seed=1"]
+    assert "attention-forward-s3.beam2" in p.systems
+    assert p.system_name(p.ensemble_runs(2), 12) == "ens-reversed-s1+2.beam12"  # ensembles use paper seeds
+
+
+def test_bad_sections_are_rejected():
+    with pytest.raises(ReproError, match="unknown key"):
+        plan({"paper": {"reversed_seed": [1]}})
+    with pytest.raises(ReproError, match="ensemble of 5"):
+        plan({"paper": {"reversed_seeds": [1, 2]}})
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_equal_parameter_hidden_size_matches_lstm_recurrent_count(cell):
+    hidden, emb, layers = 100, 100, 2
+    size = equal_parameter_hidden_size(cell, hidden, emb, layers)
+    lstm = Seq2Seq(ModelConfig(50, 50, emb, hidden, layers, cell="lstm")).recurrent_parameters()
+    other = Seq2Seq(ModelConfig(50, 50, emb, size, layers, cell=cell)).recurrent_parameters()
+    assert abs(other - lstm) / lstm < 0.02
+    assert size > hidden
