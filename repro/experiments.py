@@ -217,3 +217,36 @@ def plan(config: dict[str, Any]) -> Plan:
             if spec.seed in seeds:
                 add_system((spec.name,), ablations["beam"])
     return result
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the workflow keeps an experiment's intermediate files (``work/<experiment>/``)."""
+
+    root: str
+
+    @property
+    def data_dir(self) -> str:
+        return f"{self.root}/data"
+
+    def run_dir(self, run: str) -> str:
+        return f"{self.root}/runs/{run}"
+
+    def run_done(self, run: str) -> str:
+        """Written last by a finished ``repro train`` (its status is ``done``)."""
+        return f"{self.root}/runs/{run}/run.json"
+
+    def translation(self, system: str, tokenized: bool = False) -> str:
+        return f"{self.root}/decode/{system}/test.{'tok' if tokenized else 'detok'}.txt"
+
+    def decode_info(self, system: str) -> str:
+        return f"{self.root}/decode/{system}/decode.json"
+
+    def scores(self, system: str) -> str:
+        return f"{self.root}/decode/{system}/scores.json"
+
+    def perplexity(self, run: str) -> str:
+        return f"{self.root}/perplexity/{run}.json"
+
+    def encoding(self, run: str) -> str:
+        return f"{self.root}/encode/{run}.npz"

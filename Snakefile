@@ -1,0 +1,50 @@
+# seq2seq-repro: Sutskever, Vinyals & Le (2014) as a Snakemake workflow.
+#   snakemake --cores all                                            the offline demo (default)
+#   snakemake --cores all --configfile workflows/config/<name>.yaml  another experiment
+# Intermediates go to work/<experiment>/, final outputs to results/<experiment>/.
+
+# The demo is the default experiment. A --configfile given on the command line replaces it instead
+# of being deep-merged into it (Snakemake's default), so that no demo value leaks into another
+# experiment; `--config key=value` still overrides single values of whichever file is used.
+if not workflow.overwrite_configfiles:
+
+    configfile: "workflows/config/demo.yaml"
+
+
+include: "workflows/rules/common.smk"
+include: "workflows/rules/prepare.smk"
+
+
+localrules:
+    all,
+    step_config,
+
+
+# Until the training issue lands the pipeline ends with the prepared data.
+rule all:
+    input:
+        DATA_DIR,
+    default_target: True
+
+
+rule step_config:
+    output:
+        config=f"{WORK}/config/{{step}}.yaml",
+    params:
+        # As a param, the content is part of the job's provenance: when it changes, the file is
+        # rewritten and the step that reads it reruns; when it does not, nothing reruns.
+        content=lambda wildcards: step_config_content(wildcards.step),
+    log:
+        f"{LOGS}/step_config/{{step}}.log",
+    wildcard_constraints:
+        step="[a-z_]+",
+    run:
+        write_yaml(output.config, params.content)
+
+
+onsuccess:
+    print(
+        f"\nseq2seq-repro: the workflow currently ends after data preparation ({DATA_DIR} for experiment\n"
+        f"'{EXP}'): training, decoding, scoring and the report are not part of it yet (see the status\n"
+        "table in README.md)."
+    )

@@ -1,0 +1,48 @@
+"""Claims and their verdicts: one row per claim, decided by a rule stated in the output file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALPHA = 0.05
+
+VERDICT_RULE = (
+    "A claim **held** when the measured difference points in the claimed direction and a paired bootstrap "
+    f"resampling test over test sentences (pooled over seeds) gives p < {ALPHA}; it **did not hold** when the "
+    f"difference points the other way with p < {ALPHA}; otherwise it is **inconclusive**. Claims without a "
+    "statistical test (marked 'descriptive') state the numbers and are judged by the threshold named in their row."
+)
+
+
+@dataclass
+class ClaimRow:
+    claim: str
+    source: str
+    experiment: str
+    ours: str
+    paper: str
+    p_value: float | None
+    verdict: str
+
+
+def verdict(difference: float, p_value: float | None, claimed_direction: int = 1, alpha: float = ALPHA) -> str:
+    """'held' / 'did not hold' / 'inconclusive' for a difference claimed to have ``claimed_direction``."""
+    if p_value is None or difference == 0 or p_value >= alpha:
+        return "inconclusive"
+    return "held" if (difference > 0) == (claimed_direction > 0) else "did not hold"
+
+
+def threshold_verdict(value: float, threshold: float, above: bool = True) -> str:
+    """For descriptive claims: 'held' when ``value`` is on the claimed side of ``threshold``."""
+    return "held" if (value > threshold) == above else "did not hold"
+
+
+def claims_markdown(rows: list[ClaimRow], title: str, scale_note: str) -> str:
+    lines = [f"# {title}", "", scale_note, "", "## Rule", "", VERDICT_RULE, "", "## Claims", "",
+             "| # | claim | source | experiment | our number | paper | p | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    for i, row in enumerate(rows, 1):
+        p = "—" if row.p_value is None else (f"{row.p_value:.3f}" if row.p_value >= 0.001 else "<0.001")
+        cells = [str(i), row.claim, row.source, row.experiment, row.ours, row.paper or "—", p, f"**{row.verdict}**"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

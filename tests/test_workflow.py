@@ -1,0 +1,175 @@
+"""The Snakemake workflow: lint, dry runs, config validation, step configs, profiles, the demo run.
+
+Every test runs Snakemake on a fresh copy of the workflow (Snakefile + workflows/) in a temporary
+directory, so nothing is written into the repository's work/ or results/.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflows" / "schemas" / "config.schema.yaml"
+DEMO = REPO / "workflows" / "config" / "demo.yaml"
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
+    shutil.copytree(REPO / "workflows", dest / "workflows")
+    shutil.copy2(REPO / "environment.yml", dest / "environment.yml")  # the rules' conda: env
+    return dest
+
+
+def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+@pytest.fixture
+def wf(tmp_path: Path) -> Path:
+    return copy_workflow(tmp_path / "wf")
+
+
+def test_lint_is_clean(wf: Path) -> None:
+    proc = snakemake(wf, "--lint")
+    out = proc.stdout + proc.stderr
+    assert "Lints for" not in out, out
+    assert "Congratulations, your workflow is in a good condition!" in out
+
+
+def test_dry_run_of_demo_lists_the_data_preparation_jobs(wf: Path) -> None:
+    proc = snakemake(wf, "-n", "-p", "--cores", "2")
+    assert job_counts(proc.stdout) == {"step_config": 1, "prepare": 1, "all": 1, "total": 3}
+    assert (
+        "repro prepare --config work/demo/config/prepare.yaml --workers 2 --out work/demo/data "
+        "> work/demo/logs/prepare.log 2>&1"
+    ) in proc.stdout
+    assert not (wf / "work").exists()
+
+
+def test_configfile_on_command_line_replaces_the_demo(wf: Path) -> None:
+    other = wf / "other.yaml"
+    other.write_text(
+        "experiment: tiny\ndata:\n  source: local\n  train_src: a.en\n  train_tgt: a.fr\n", encoding="utf-8"
+    )
+    snakemake(wf, "work/tiny/config/prepare.yaml", "--cores", "1", "--configfile", str(other))
+    written = yaml.safe_load((wf / "work/tiny/config/prepare.yaml").read_text(encoding="utf-8"))
+    # Nothing of demo.yaml (seed, vocabulary sizes) is merged into another experiment.
+    assert written == {
+        "experiment": "tiny",
+        "data": {"source": "local", "train_src": "a.en", "train_tgt": "a.fr"},
+    }
+    assert not (wf / "work/demo").exists()
+
+
+def test_step_config_reruns_only_when_its_sections_change(wf: Path) -> None:
+    target = "work/demo/config/prepare.yaml"
+    snakemake(wf, "--cores", "1", target)
+    written = yaml.safe_load((wf / target).read_text(encoding="utf-8"))
+    assert written == yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+
+    assert "Nothing to be done" in snakemake(wf, "-n", "--cores", "1", target).stdout
+    # A section that preparation does not read leaves its config alone ...
+    assert "Nothing to be done" in snakemake(wf, target, "-n", "--cores", "1", "--config", "model={hidden_size: 8}").stdout
+    # ... a changed data value (given on the command line) rewrites it, and preparation reruns.
+    proc = snakemake(wf, "-n", "--cores", "1", "--config", "data={seed: 7}")
+    counts = job_counts(proc.stdout)
+    assert counts["step_config"] == 1 and counts["prepare"] == 1
+    assert "Params have changed since last execution" in proc.stdout, proc.stdout
+
+
+def test_schema_accepts_demo_and_sets_no_defaults() -> None:
+    config = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    before = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    validate(config, str(SCHEMA))
+    assert config == before
+
+
+@pytest.mark.parametrize(
+    "config, problem",
+    [
+        ({"experiment": "demo", "data": {"source": "wmt15"}}, "wmt15"),
+        ({"experiment": "demo", "data": {"seed": 1}}, "source"),
+        ({"data": {"source": "synthetic"}}, "experiment"),
+        ({"experiment": "a/b", "data": {"source": "synthetic"}}, "a/b"),
+        ({"experiment": "demo", "data": {"source": "synthetic"}, "modle": {}}, "modle"),
+        ({"experiment": "demo", "data": {"source": "synthetic"}, "train": [1, 2]}, "train"),
+    ],
+)
+def test_schema_rejects_bad_configs(config: dict, problem: str) -> None:
+    with pytest.raises(WorkflowError) as info:
+        validate(config, str(SCHEMA))
+    assert problem in str(info.value)
+
+
+def test_workflow_refuses_a_config_with_an_unknown_source(wf: Path) -> None:
+    bad = wf / "bad.yaml"
+    bad.write_text("experiment: bad\ndata:\n  source: wmt15\n", encoding="utf-8")
+    proc = snakemake(wf, "-n", "--cores", "1", "--configfile", str(bad), check=False)
+    assert proc.returncode != 0
+    assert "wmt15" in proc.stdout + proc.stderr
+
+
+def test_default_profile_dry_run(wf: Path) -> None:
+    proc = snakemake(wf, "--workflow-profile", "workflows/profiles/default", "-n")
+    assert job_counts(proc.stdout)["prepare"] == 1
+
+
+def test_slurm_profile_dry_run(wf: Path) -> None:
+    assert importlib.util.find_spec("snakemake_executor_plugin_slurm"), (
+        "snakemake-executor-plugin-slurm is part of the test extra: pip install -e '.[test]'"
+    )
+    # A dry run caps threads at --cores (1 unless given); on the cluster they are not capped.
+    proc = snakemake(wf, "--profile", "workflows/profiles/slurm", "-n", "--cores", "16")
+    assert job_counts(proc.stdout) == {"step_config": 1, "prepare": 1, "all": 1, "total": 3}
+    prepare = proc.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
+    assert "threads: 8" in prepare
+    assert "mem_mb=16000" in prepare and "runtime=720" in prepare
+
+
+def test_demo_main_job_prepares_data_then_a_rerun_does_nothing(wf: Path) -> None:
+    proc = snakemake(wf, "--cores", "2")
+    assert "currently ends after data preparation" in proc.stdout
+    data = wf / "work/demo/data"
+    meta = json.loads((data / "meta.json").read_text(encoding="utf-8"))
+    assert meta["source"] == "synthetic"
+    assert meta["config"]["seed"] == 1 and meta["config"]["src_vocab_size"] == 2000
+    assert all(meta["splits"][split] > 0 for split in ("train", "valid", "test"))
+    assert (data / "stats.json").is_file() and (wf / "work/demo/logs/prepare.log").is_file()
+    # nothing half-written is left beside the data directory
+    assert sorted(p.name for p in (wf / "work/demo").iterdir()) == ["config", "data", "logs"]
+
+    rerun = snakemake(wf, "--cores", "2")
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
