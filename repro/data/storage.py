@@ -89,6 +89,16 @@ class RaggedWriter:
         np.concatenate(chunk).astype(np.int32, copy=False).tofile(self._handle)
         self.count += len(chunk)
 
+    def append_arrays(self, ids: np.ndarray, lengths: np.ndarray) -> None:
+        """Append sequences given as one flat id array and their lengths (what workers return)."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if int(lengths.sum()) != len(ids):
+            raise ValueError(f"lengths sum to {int(lengths.sum())} but {len(ids)} ids were given")
+        if len(lengths):
+            self._lengths.append(lengths)
+            np.asarray(ids, dtype=np.int32).tofile(self._handle)
+            self.count += len(lengths)
+
     def close(self) -> RaggedArray:
         self._handle.close()
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
