@@ -1,0 +1,48 @@
+"""Perplexity of a model on a split: exp of the mean cross-entropy per target token (<eos> included)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from repro.data.batching import BatchSampler, iterate_collated
+from repro.data.storage import ParallelSplit
+from repro.data.vocab import PAD_ID
+from repro.models.seq2seq import Seq2Seq
+from repro.train.device import autocast
+
+
+def token_nll(logits: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
+    """Sum of target-token cross-entropies (pad ignored), in float32 whatever the logits' dtype."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), tgt_out.reshape(-1),
+                           ignore_index=PAD_ID, reduction="sum")
+
+
+@torch.no_grad()
+def perplexity(model: Seq2Seq, split: ParallelSplit, batch_size: int = 64, device: str | torch.device = "cpu",
+               bf16: bool = False) -> dict[str, float]:
+    """Teacher-forced perplexity of ``model`` on ``split``.
+
+    Returns ``{"ppl": exp(nll), "nll": mean nll per target token (nats), "nll_sum": total nats,
+    "tokens": target tokens scored (words + <eos>), "sentences": n}``. Batches are length-sorted
+    (no randomness); the model's train/eval mode is restored afterwards.
+    """
+    device = torch.device(device)
+    sampler = BatchSampler(split.src.lengths, split.tgt.lengths, batch_size, shuffle=False)
+    was_training = model.training
+    model.eval()
+    nll_sum, tokens = 0.0, 0
+    try:
+        for batch in iterate_collated(split, sampler.epoch_batches(0)):
+            batch = batch.to(device)
+            with autocast(device, bf16):
+                logits = model(batch.src, batch.src_lengths, batch.tgt_in)
+            nll_sum += float(token_nll(logits, batch.tgt_out))
+            tokens += batch.num_tgt_tokens
+    finally:
+        model.train(was_training)
+    nll = nll_sum / max(tokens, 1)
+    return {"ppl": math.exp(nll) if nll < 700 else math.inf, "nll": nll, "nll_sum": nll_sum,
+            "tokens": tokens, "sentences": len(split)}

@@ -1,0 +1,508 @@
+"""The training loop: the paper's recipe, exact resume, DDP, divergence guard.
+
+One step (``training_step``): forward with teacher forcing, loss = summed target-token cross-entropy
+divided by the number of sentences in the (global) batch — the paper divides the gradient by 128 — then
+the gradient norm is clipped at 5 (computed after that division) and SGD steps. Under DDP each rank
+scales its loss by ``world_size / global_sentences`` so that DDP's gradient *average* is the gradient of
+one process on the whole batch.
+
+The run's position is (epoch, batch index within the epoch); the batch order of an epoch is a function
+of (seed, epoch) (``repro.data.batching``), and every RNG's state is in the checkpoint, so a run killed at
+any point and restarted from ``last.pt`` continues exactly as if it had never stopped: the resumed
+``log.jsonl`` is cut back to the checkpoint's step and then written again with the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.utils import clip_grad_norm_
+
+from repro.data.batching import Batch, BatchSampler, iterate_collated, shard
+from repro.data.storage import load_split
+from repro.errors import ReproError
+from repro.io import atomic_write
+from repro.models.seq2seq import ModelConfig, Seq2Seq
+from repro.train import distributed
+from repro.train.checkpoint import (
+    checkpoint_path,
+    copy_data_files,
+    load_checkpoint,
+    save_checkpoint,
+    write_run_json,
+)
+from repro.train.config import RESUMABLE_CHANGES, TrainConfig
+from repro.train.device import autocast, check_bf16, resolve_device
+from repro.train.distributed import DistInfo
+from repro.train.evaluate import perplexity, token_nll
+from repro.train.schedule import crossed, learning_rate
+
+_EPS = 1e-9
+
+
+class Diverged(ReproError):
+    """The loss or the gradient norm became NaN or infinite."""
+
+
+# ------------------------------------------------------------------------------------------- one step
+@dataclass
+class StepResult:
+    nll_sum: float  # summed over the global batch
+    tokens: int  # target tokens (words + <eos>) in the global batch
+    sentences: int
+    grad_norm: float  # before clipping
+
+    @property
+    def loss(self) -> float:
+        """The optimised quantity: summed cross-entropy per sentence."""
+        return self.nll_sum / max(self.sentences, 1)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.0)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas), eps=cfg.adam_eps)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def training_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    *,
+    global_sentences: int | None = None,
+    clip_norm: float | None = 5.0,
+    teacher_forcing_ratio: float = 1.0,
+    device: torch.device = torch.device("cpu"),
+    bf16: bool = False,
+    dist_info: DistInfo = DistInfo(),
+    weight: float = 1.0,
+) -> StepResult:
+    """One optimisation step on ``batch`` (already on ``device``); raises :class:`Diverged` *before*
+    updating the parameters when the loss or the gradient norm is not finite.
+
+    ``global_sentences``: sentences in the whole (all-rank) batch, the loss divisor (default: this
+    batch's). ``weight`` 0 marks a placeholder batch of a rank whose share of a tiny global batch is
+    empty: it takes part in DDP's gradient all-reduce but contributes nothing.
+    """
+    global_sentences = global_sentences or batch.num_sentences
+    optimizer.zero_grad(set_to_none=True)
+    with autocast(device, bf16):
+        logits = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing_ratio=teacher_forcing_ratio)
+    nll = token_nll(logits, batch.tgt_out)
+    loss = nll * (weight * dist_info.world_size / global_sentences)
+    loss.backward()
+    params = [p for p in model.parameters() if p.grad is not None]
+    grad_norm = clip_grad_norm_(params, clip_norm if clip_norm else math.inf, foreach=True)
+    stats = torch.stack([nll.detach().double() * weight,
+                         torch.tensor(float(batch.num_tgt_tokens * weight), dtype=torch.float64, device=nll.device),
+                         torch.tensor(float(batch.num_sentences * weight), dtype=torch.float64, device=nll.device)])
+    stats = distributed.all_reduce_sum(stats, dist_info).tolist()
+    norm = float(grad_norm)
+    result = StepResult(stats[0], int(round(stats[1])), int(round(stats[2])), norm)
+    if not (math.isfinite(result.nll_sum) and math.isfinite(norm)):
+        what = "loss" if not math.isfinite(result.nll_sum) else "gradient norm"
+        raise Diverged(f"{what} is {result.nll_sum if what == 'loss' else norm}")
+    optimizer.step()
+    return result
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def rng_state(device: torch.device) -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def model_config_for(data_dir: Path, model_section: dict[str, Any] | None) -> ModelConfig:
+    """ModelConfig from the ``model:`` section; vocabulary sizes come from the data directory."""
+    from repro.config import dataclass_from_dict
+
+    meta = read_meta(data_dir)
+    values = dict(model_section or {})
+    for key in ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id"):
+        if key in values:
+            raise ReproError(f"config section 'model': {key} comes from the data directory "
+                             f"({data_dir}/meta.json), remove it from the config")
+    values["src_vocab_size"] = int(meta["src_vocab_size"])
+    values["tgt_vocab_size"] = int(meta["tgt_vocab_size"])
+    try:
+        return dataclass_from_dict(ModelConfig, values, "model")
+    except (TypeError, ValueError) as exc:
+        raise ReproError(f"config section 'model': {exc}") from exc
+
+
+def read_meta(data_dir: Path) -> dict[str, Any]:
+    path = Path(data_dir) / "meta.json"
+    if not path.exists():
+        raise ReproError(f"{data_dir}: not a prepared data directory (no meta.json); run `repro prepare` first")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ReproError(f"{path}, line {exc.lineno}: invalid JSON ({exc.msg})") from exc
+    for key in ("src_vocab_size", "tgt_vocab_size"):
+        if key not in meta:
+            raise ReproError(f"{path}: missing key {key!r}")
+    return meta
+
+
+def truncate_log(path: Path, last_step: int) -> None:
+    """Keep the entries up to ``last_step`` (a killed run may have logged past its checkpoint, or
+    left half a line)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the half-written last line of a killed run
+        if entry.get("step", 0) <= last_step:
+            kept.append(line)
+    with atomic_write(path, encoding="utf-8", newline="\n") as handle:
+        handle.write("".join(k + "\n" for k in kept))
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "log.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class _Logger:
+    """log.jsonl (flushed per line), TensorBoard when installed; rank 0 only."""
+
+    def __init__(self, run_dir: Path, enabled: bool) -> None:
+        self.enabled = enabled
+        self.handle = open(run_dir / "log.jsonl", "a", encoding="utf-8") if enabled else None
+        self.tb = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # needs the optional tensorboard package
+
+                self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                self.tb = None
+
+    def write(self, entry: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.handle.write(json.dumps(entry) + "\n")
+        self.handle.flush()
+        if self.tb is not None:
+            prefix = entry.get("kind", "train")
+            for key, value in entry.items():
+                if key not in ("kind", "step") and isinstance(value, (int, float)):
+                    self.tb.add_scalar(f"{prefix}/{key}", value, entry["step"])
+
+    def close(self) -> None:
+        if self.handle:
+            self.handle.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+@dataclass
+class _State:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_valid_ppl: float = math.inf
+    elapsed_s: float = 0.0  # wall time, evaluation and checkpoints included
+    train_time_s: float = 0.0  # time in training steps only
+    tokens_total: int = 0
+    # sums since the last training log entry
+    interval: dict[str, float] = field(default_factory=lambda: {"nll": 0.0, "tokens": 0, "sentences": 0,
+                                                                 "grad_norm": 0.0, "steps": 0, "time": 0.0})
+
+
+# ------------------------------------------------------------------------------------------- the loop
+def train(data_dir: str | Path, run_dir: str | Path, model_section: dict[str, Any] | None = None,
+          train_config: TrainConfig | None = None) -> dict[str, Any]:
+    """Train (or resume, when ``run_dir/checkpoints/last.pt`` exists) and return the final run.json."""
+    data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
+    cfg = train_config or TrainConfig()
+    dist_info = distributed.from_env()
+    device = resolve_device(cfg.device, dist_info.local_rank if dist_info.enabled else None)
+    if cfg.bf16:
+        check_bf16(device)
+    distributed.init(dist_info, device)
+    try:
+        return _Run(data_dir, run_dir, model_section, cfg, dist_info, device).run()
+    finally:
+        distributed.shutdown()
+
+
+class _Run:
+    def __init__(self, data_dir: Path, run_dir: Path, model_section: dict[str, Any] | None, cfg: TrainConfig,
+                 dist_info: DistInfo, device: torch.device) -> None:
+        self.data_dir, self.run_dir, self.cfg = data_dir, run_dir, cfg
+        self.dist, self.device = dist_info, device
+        self.main = dist_info.is_main
+        self.model_config = model_config_for(data_dir, model_section)
+        self.last_path = checkpoint_path(run_dir, "last")
+        self.resume = self.last_path.exists()
+        self.payload = load_checkpoint(self.last_path) if self.resume else None
+        if self.payload is not None:
+            self._check_resume_compatible(self.payload)
+
+    def _check_resume_compatible(self, payload: dict[str, Any]) -> None:
+        if payload["model_config"] != self.model_config.to_dict():
+            raise ReproError(f"{self.last_path}: the model config differs from the one this run was started with; "
+                             "use a new --out directory for a different model")
+        old = payload["train_config"]
+        changed = sorted(k for k, v in self.cfg.to_dict().items() if old.get(k) != v and k not in RESUMABLE_CHANGES)
+        if changed:
+            raise ReproError(f"{self.last_path}: cannot resume with changed train settings {', '.join(changed)} "
+                             f"(only {', '.join(RESUMABLE_CHANGES)} may change); use a new --out directory")
+
+    # ----------------------------------------------------------------------------- setup
+    def _load_data(self) -> None:
+        cfg = self.cfg
+        self.train_split = load_split(self.data_dir, "train")
+        self.valid_split = load_split(self.data_dir, "valid")
+        src_len, tgt_len = self.train_split.src.lengths, self.train_split.tgt.lengths
+        keep = src_len >= 1  # an empty source has nothing to encode
+        if cfg.max_len is not None:
+            keep &= (src_len <= cfg.max_len) & (tgt_len <= cfg.max_len)
+        self.sampler = BatchSampler(src_len, tgt_len, cfg.batch_size, batch_by=cfg.batch_by,
+                                    max_tokens=cfg.max_tokens, bucketing=cfg.bucketing,
+                                    pool_batches=cfg.bucket_pool_batches, seed=cfg.seed,
+                                    indices=np.flatnonzero(keep))
+        self.train_pairs = int(keep.sum())
+
+    def run(self) -> dict[str, Any]:
+        cfg, dev = self.cfg, self.device
+        self._load_data()
+        if self.payload is not None and self.payload["trainer"].get("train_pairs", self.train_pairs) != self.train_pairs:
+            raise ReproError(f"{self.last_path}: the run was trained on {self.payload['trainer']['train_pairs']} "
+                             f"training pairs, {self.data_dir} has {self.train_pairs}; cannot resume on other data")
+        seed_everything(cfg.seed)
+        self.model = Seq2Seq(self.model_config).to(dev)
+        self.optimizer = make_optimizer(self.model, cfg)
+        state = _State()
+        if self.payload is not None:
+            self.model.load_state_dict(self.payload["model"])
+            self.optimizer.load_state_dict(self.payload["optimizer"])
+            t = self.payload["trainer"]
+            state = _State(t["step"], t["epoch"], t["batch_in_epoch"], t["best_valid_ppl"], t["elapsed_s"],
+                           t["train_time_s"], t["tokens_total"], dict(t["interval"]))
+            if self.main:
+                print(f"{self.run_dir}: resuming from {self.last_path} at step {state.step} "
+                      f"(epoch {state.epoch}, batch {state.batch_in_epoch})", file=sys.stderr)
+            rngs = self.payload["rng"]
+            if len(rngs) == self.dist.world_size:
+                set_rng_state(rngs[self.dist.rank], dev)
+            else:  # a different number of processes: exact continuation is impossible; stay deterministic
+                seed_everything(cfg.seed + 7919 * state.step + self.dist.rank)
+                if self.main:
+                    print(f"warning: resuming with {self.dist.world_size} processes, checkpoint has {len(rngs)}; "
+                          "random streams (dropout, teacher forcing) restart", file=sys.stderr)
+        elif self.dist.enabled:
+            seed_everything(cfg.seed + self.dist.rank)  # same init on every rank above, own dropout below
+        self.ddp_model: torch.nn.Module = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        self.parameters = sum(p.numel() for p in self.model.parameters())
+        if self.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            copy_data_files(self.data_dir, self.run_dir)
+            log_path = self.run_dir / "log.jsonl"
+            if self.resume:
+                truncate_log(log_path, state.step)
+            elif log_path.exists():
+                log_path.unlink()
+        self.state = state
+        self.logger = _Logger(self.run_dir, self.main)
+        self._write_run_json("running")
+        try:
+            self._loop()
+        except Diverged as exc:
+            self._write_run_json("diverged")
+            last = (f"the last good checkpoint is {self.last_path} (step {self._saved_step})" if self._saved_step
+                    is not None else "no checkpoint was saved before it")
+            raise ReproError(f"{self.run_dir}: training diverged at step {state.step + 1} "
+                             f"(epoch {self._epoch_float():.3f}, lr {self._lr:g}): {exc}; {last}. "
+                             "Try a lower train.lr or train.clip_norm.") from None
+        finally:
+            self.logger.close()
+        return self._write_run_json("done")
+
+    # ----------------------------------------------------------------------------- bookkeeping
+    def _epoch_float(self) -> float:
+        s = self.state
+        return s.epoch + s.batch_in_epoch / self.sampler.num_batches(s.epoch)
+
+    def _total_steps_estimate(self) -> int:
+        total = int(math.ceil(self.cfg.epochs * self.sampler.num_batches(0) - _EPS))
+        return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
+
+    def _run_info(self, status: str) -> dict[str, Any]:
+        s = self.state
+        return {"data_dir": str(self.data_dir), "model": self.model_config.to_dict(), "train": self.cfg.to_dict(),
+                "parameters": self.parameters, "device": str(self.device), "world_size": self.dist.world_size,
+                "status": status, "wall_time_s": round(s.elapsed_s, 3), "step": s.step,
+                "epoch": round(self._epoch_float(), 6), "train_pairs": self.train_pairs,
+                "tokens_per_s": round(s.tokens_total / s.train_time_s, 1) if s.train_time_s > 0 else None,
+                "best_valid_ppl": s.best_valid_ppl if math.isfinite(s.best_valid_ppl) else None}
+
+    def _write_run_json(self, status: str) -> dict[str, Any]:
+        info = self._run_info(status)
+        if self.main:
+            write_run_json(self.run_dir, info)
+        return info
+
+    _saved_step: int | None = None
+    _lr: float = 0.0
+
+    def _save(self, best: bool) -> None:
+        s = self.state
+        rngs = distributed.all_gather_objects(rng_state(self.device), self.dist)
+        if not self.main:
+            return
+        payload = {
+            "model_config": self.model_config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "train_config": self.cfg.to_dict(),
+            "schedule": {"kind": self.cfg.lr_schedule, "lr": self._lr, "epoch": self._epoch_float()},
+            "trainer": {"step": s.step, "epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch,
+                        "best_valid_ppl": s.best_valid_ppl, "elapsed_s": s.elapsed_s, "train_time_s": s.train_time_s,
+                        "tokens_total": s.tokens_total, "interval": dict(s.interval),
+                        "world_size": self.dist.world_size, "train_pairs": self.train_pairs},
+            "rng": rngs,
+        }
+        if best:
+            save_checkpoint(checkpoint_path(self.run_dir, "best"), payload)
+        save_checkpoint(self.last_path, payload)
+        self._saved_step = s.step
+        self._write_run_json("running")
+
+    def _log_train(self) -> None:
+        s, acc = self.state, self.state.interval
+        if acc["steps"] == 0:
+            return
+        self.logger.write({
+            "kind": "train", "step": s.step, "epoch": round(self._epoch_float(), 6),
+            "loss": acc["nll"] / acc["sentences"],
+            "ppl": math.exp(min(acc["nll"] / acc["tokens"], 700.0)),
+            "lr": self._lr, "grad_norm": acc["grad_norm"] / acc["steps"],
+            "tokens_per_s": round(acc["tokens"] / acc["time"], 1) if acc["time"] > 0 else None,
+        })
+        s.interval = {k: 0 if k in ("tokens", "sentences", "steps") else 0.0 for k in acc}
+
+    def _validate(self) -> bool:
+        """Valid perplexity on rank 0; returns whether it is the best so far."""
+        if not self.main:
+            return False
+        result = perplexity(self.model, self.valid_split, self.cfg.eval_batch_size, self.device, self.cfg.bf16)
+        s = self.state
+        best = result["ppl"] < s.best_valid_ppl
+        if best:
+            s.best_valid_ppl = result["ppl"]
+        self.logger.write({"kind": "valid", "step": s.step, "epoch": round(self._epoch_float(), 6),
+                           "valid_ppl": result["ppl"], "valid_nll": result["nll"], "valid_tokens": result["tokens"],
+                           "best": best})
+        return best
+
+    # ----------------------------------------------------------------------------- the loop
+    def _done(self) -> bool:
+        cfg, s = self.cfg, self.state
+        return self._epoch_float() >= cfg.epochs - _EPS or (cfg.max_steps is not None and s.step >= cfg.max_steps)
+
+    def _loop(self) -> None:
+        cfg, s, dev = self.cfg, self.state, self.device
+        if self._done():
+            return
+        self.model.train()
+        bar = None
+        if cfg.progress and self.main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self._total_steps_estimate(), initial=s.step, unit="step", dynamic_ncols=True,
+                       file=sys.stderr)
+        try:
+            while not self._done():
+                global_batches = self.sampler.epoch_batches(s.epoch)[s.batch_in_epoch:]
+                local, weights = [], []
+                for gb in global_batches:
+                    part = shard(gb, self.dist.rank, self.dist.world_size)
+                    local.append(part if len(part) else gb[:1])
+                    weights.append(1.0 if len(part) else 0.0)
+                start = wall = time.perf_counter()
+                for gb, weight, batch in zip(global_batches, weights,
+                                             iterate_collated(self.train_split, local, cfg.num_workers)):
+                    if self._done():
+                        break
+                    epoch_before = self._epoch_float()
+                    self._lr = learning_rate(cfg.lr_schedule, epoch_before, cfg.lr, cfg.decay_start_epoch,
+                                             cfg.decay_every_epochs, cfg.decay_factor)
+                    set_lr(self.optimizer, self._lr)
+                    result = training_step(self.ddp_model, self.optimizer, batch.to(dev, non_blocking=True),
+                                           global_sentences=len(gb), clip_norm=cfg.clip_norm,
+                                           teacher_forcing_ratio=cfg.teacher_forcing_ratio, device=dev,
+                                           bf16=cfg.bf16, dist_info=self.dist, weight=weight)
+                    now = time.perf_counter()
+                    s.step += 1
+                    s.batch_in_epoch += 1
+                    acc = s.interval
+                    acc["nll"] += result.nll_sum
+                    acc["tokens"] += result.tokens
+                    acc["sentences"] += result.sentences
+                    acc["grad_norm"] += result.grad_norm
+                    acc["steps"] += 1
+                    acc["time"] += now - start
+                    s.train_time_s += now - start
+                    s.tokens_total += result.tokens
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{result.loss:.2f}", lr=f"{self._lr:.3g}", refresh=False)
+                    finished = self._done()
+                    if s.step % cfg.log_every_steps == 0 or finished:
+                        self._log_train()
+                    evaluate = (crossed(epoch_before, self._epoch_float(), cfg.eval_every_epochs)
+                                or (cfg.eval_every_steps and s.step % cfg.eval_every_steps == 0) or finished)
+                    best = self._validate() if evaluate else False
+                    s.elapsed_s += time.perf_counter() - wall
+                    wall = time.perf_counter()
+                    if evaluate or s.step % cfg.save_every_steps == 0:
+                        self._save(best)
+                    s.elapsed_s += time.perf_counter() - wall
+                    start = wall = time.perf_counter()
+                if self.state.batch_in_epoch >= self.sampler.num_batches(s.epoch):
+                    s.epoch += 1
+                    s.batch_in_epoch = 0
+        finally:
+            if bar is not None:
+                bar.close()

@@ -1,0 +1,156 @@
+"""The training loop: determinism, logging, checkpoints, exact resume after SIGKILL, divergence."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from fixtures_train import TINY_MODEL, make_data_dir, train_settings
+from repro.errors import ReproError
+from repro.train.checkpoint import load_checkpoint, load_run
+from repro.train.config import TrainConfig
+from repro.train.trainer import read_log, train
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return make_data_dir(tmp_path_factory.mktemp("data") / "d")
+
+
+def run(data_dir, out, **overrides) -> dict:
+    return train(data_dir, out, TINY_MODEL, TrainConfig.from_dict(train_settings(**overrides)))
+
+
+def losses(run_dir) -> list[float]:
+    return [e["loss"] for e in read_log(run_dir) if e["kind"] == "train"]
+
+
+def test_same_seed_same_losses_other_seed_other_losses(data_dir, tmp_path):
+    a = run(data_dir, tmp_path / "a", max_steps=8)
+    run(data_dir, tmp_path / "b", max_steps=8)
+    run(data_dir, tmp_path / "c", max_steps=8, seed=2)
+    assert a["status"] == "done" and a["step"] == 8
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+    assert len(losses(tmp_path / "a")) == 8
+    assert losses(tmp_path / "a") != losses(tmp_path / "c")
+
+
+def test_log_checkpoints_and_run_json(data_dir, tmp_path):
+    out = tmp_path / "r"
+    info = run(data_dir, out, epochs=1.5, optimizer="adam", lr=0.01, lr_schedule="constant", eval_every_steps=4)
+    steps_per_epoch = 96 // 8
+    assert info["step"] == 18 and info["epoch"] == pytest.approx(1.5)
+    log = read_log(out)
+    train_entries = [e for e in log if e["kind"] == "train"]
+    assert [e["step"] for e in train_entries] == list(range(1, 19))
+    assert {"step", "epoch", "loss", "ppl", "lr", "grad_norm", "tokens_per_s"} <= set(train_entries[0])
+    assert train_entries[5]["epoch"] == pytest.approx(6 / steps_per_epoch)
+    valid = [e for e in log if e["kind"] == "valid"]
+    # every half epoch (6, 12, 18) and every 4 steps (4, 8, 12, 16), once per step
+    assert [e["step"] for e in valid] == [4, 6, 8, 12, 16, 18]
+    assert valid[-1]["valid_ppl"] < valid[0]["valid_ppl"]  # it learns
+    run_json = json.loads((out / "run.json").read_text())
+    assert run_json["status"] == "done" and run_json["parameters"] == sum(
+        p.numel() for p in load_run(out).model.parameters())
+    assert run_json["device"] == "cpu" and run_json["wall_time_s"] > 0 and run_json["tokens_per_s"] > 0
+    assert run_json["best_valid_ppl"] == pytest.approx(min(e["valid_ppl"] for e in valid))
+    best = load_checkpoint(out / "checkpoints" / "best.pt")
+    assert best["trainer"]["best_valid_ppl"] == pytest.approx(run_json["best_valid_ppl"])
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 18
+    assert (out / "data" / "vocab.tgt.txt").exists() and (out / "data" / "meta.json").exists()
+
+
+def test_training_past_the_end_does_nothing_more(data_dir, tmp_path):
+    out = tmp_path / "r"
+    run(data_dir, out, max_steps=3)
+    before = (out / "log.jsonl").read_text()
+    info = run(data_dir, out, max_steps=3)
+    assert info["step"] == 3 and (out / "log.jsonl").read_text() == before
+    info = run(data_dir, out, max_steps=5)  # a longer run continues
+    assert info["step"] == 5 and [e["step"] for e in read_log(out) if e["kind"] == "train"] == [1, 2, 3, 4, 5]
+
+
+def test_resume_refuses_a_different_recipe(data_dir, tmp_path):
+    out = tmp_path / "r"
+    run(data_dir, out, max_steps=2)
+    with pytest.raises(ReproError, match="changed train settings lr"):
+        run(data_dir, out, max_steps=4, lr=0.1)
+
+
+def test_divergence_stops_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(ReproError, match=r"diverged at step (\d+).*last good checkpoint.*step"):
+        run(data_dir, out, lr=1e36, clip_norm=None, save_every_steps=1, lr_schedule="constant")
+    assert json.loads((out / "run.json").read_text())["status"] == "diverged"
+    last = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert all(torch.isfinite(t).all() for t in last["model"].values())
+    assert all(math.isfinite(e["loss"]) for e in read_log(out) if e["kind"] == "train")
+    assert last["trainer"]["step"] == max(e["step"] for e in read_log(out))
+
+
+def wait_for(predicate, proc, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.01)
+    return False
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path):
+    # dropout and teacher forcing < 1 make the RNG state part of what must be restored exactly
+    settings = dict(epochs=6, save_every_steps=7, eval_every_epochs=1.0, teacher_forcing_ratio=0.7)
+    model = dict(TINY_MODEL, dropout=0.1)
+    sets = [f"train.{k}={v}" for k, v in train_settings(**settings).items()] + [
+        f"model.{k}={v}" for k, v in model.items()]
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "repro.cli", "train", "--data", str(data_dir), "--out", str(killed)]
+    for s in sets:
+        cmd += ["--set", s]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        last = killed / "checkpoints" / "last.pt"
+        # kill once a checkpoint exists and the log has gone past it: mid-epoch (12 batches an epoch)
+        ok = wait_for(lambda: last.exists() and len((killed / "log.jsonl").read_text().splitlines()) >= 10, proc)
+        assert ok, proc.communicate()[1].decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = load_checkpoint(last)["trainer"]
+    steps_logged = max(e["step"] for e in read_log(killed))
+    assert json.loads((killed / "run.json").read_text())["status"] == "running"
+    print(f"killed after step {steps_logged}; checkpoint at step {killed_at['step']}, "
+          f"batch {killed_at['batch_in_epoch']} of epoch {killed_at['epoch']}")
+    assert 0 < killed_at["step"] <= steps_logged < 72  # killed mid-run, after a checkpoint
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming from {last} at step {killed_at['step']} " in resumed.stderr  # not a restart from scratch
+
+    reference = tmp_path / "reference"
+    train(data_dir, reference, model, TrainConfig.from_dict(train_settings(**settings)))
+    assert read_log(killed) == read_log(reference) or _same_but_speed(read_log(killed), read_log(reference))
+    assert len(losses(reference)) == 72
+    a = load_checkpoint(killed / "checkpoints" / "last.pt")
+    b = load_checkpoint(reference / "checkpoints" / "last.pt")
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
+    assert a["trainer"]["step"] == b["trainer"]["step"] == 72
+
+
+def _same_but_speed(a: list[dict], b: list[dict]) -> bool:
+    """Equal logs apart from the timing field (tokens/s); every loss is compared as an exact float."""
+    strip = [{k: v for k, v in e.items() if k != "tokens_per_s"} for e in a]
+    assert strip == [{k: v for k, v in e.items() if k != "tokens_per_s"} for e in b]
+    return True
