@@ -29,7 +29,7 @@ ABLATION_DEFAULTS: dict[str, Any] = {
     "enabled": False,
     "seeds": [1, 2, 3],
     "beam": 12,
-    "max_train_len": [],  # e.g. [10, 20, 30, 50]; the base model (no cap) is "all"
+    "max_train_len": [],  # e.g. [10, 20, 30, 50] (train.max_len caps both sides); the base model is "all"
     "cell": [],  # e.g. [gru, rnn]; the base cell is the reference
     "cell_equal_parameters": False,  # also train each cell at the LSTM's recurrent parameter count
     "num_layers": [],  # e.g. [1, 2, 3]
@@ -54,11 +54,15 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class SystemSpec:
-    """One decoding: a single run or an ensemble of runs, at one beam size."""
+    """One decoding: a single run or an ensemble of runs (``decoder``), at one beam size."""
 
-    name: str
+    name: str  # "<decoder>/beam<beam>"
     runs: tuple[str, ...]
     beam: int
+
+    @property
+    def decoder(self) -> str:
+        return decoder_name(self.runs)
 
 
 @dataclass
@@ -95,12 +99,25 @@ def run_name(variant: str, seed: int) -> str:
     return f"{variant}-s{seed}"
 
 
-def _system_name(runs: tuple[str, ...], beam: int) -> str:
+def decoder_name(runs: tuple[str, ...]) -> str:
+    """A run's own name, or ``ensemble-<variant>-s1+2+...`` for several runs of one variant."""
     if len(runs) == 1:
-        return f"{runs[0]}.beam{beam}"
+        return runs[0]
     variant = runs[0].rsplit("-s", 1)[0]
     seeds = "+".join(r.rsplit("-s", 1)[1] for r in runs)
-    return f"ens-{variant}-s{seeds}.beam{beam}"
+    return f"ensemble-{variant}-s{seeds}"
+
+
+def runs_of_decoder(name: str) -> tuple[str, ...]:
+    """Inverse of ``decoder_name``."""
+    if not name.startswith("ensemble-"):
+        return (name,)
+    variant, seeds = name[len("ensemble-"):].rsplit("-s", 1)
+    return tuple(run_name(variant, int(seed)) for seed in seeds.split("+"))
+
+
+def _system_name(runs: tuple[str, ...], beam: int) -> str:
+    return f"{decoder_name(runs)}/beam{beam}"
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -188,7 +205,7 @@ def plan(config: dict[str, Any]) -> Plan:
         hidden = model.get("hidden_size", 1000)
         for cap in ablations["max_train_len"]:
             add_variant(Variant(f"maxlen{cap}", "max_train_len", f"train on sources ≤ {cap} words",
-                                {"train.max_train_len": cap}), seeds)
+                                {"train.max_len": cap}), seeds)
         for cell in ablations["cell"]:
             if cell == base_cell:
                 continue
@@ -221,7 +238,10 @@ def plan(config: dict[str, Any]) -> Plan:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the workflow keeps an experiment's intermediate files (``work/<experiment>/``)."""
+    """Where the workflow keeps an experiment's intermediate files (``work/<experiment>/``).
+
+    The rule files under ``workflows/rules/`` write these same paths.
+    """
 
     root: str
 
@@ -232,18 +252,11 @@ class Layout:
     def run_dir(self, run: str) -> str:
         return f"{self.root}/runs/{run}"
 
-    def run_done(self, run: str) -> str:
-        """Written last by a finished ``repro train`` (its status is ``done``)."""
-        return f"{self.root}/runs/{run}/run.json"
+    def translation(self, system: SystemSpec, tokenized: bool = False) -> str:
+        return f"{self.root}/decode/{system.decoder}/beam{system.beam}{'.tok' if tokenized else ''}.txt"
 
-    def translation(self, system: str, tokenized: bool = False) -> str:
-        return f"{self.root}/decode/{system}/test.{'tok' if tokenized else 'detok'}.txt"
-
-    def decode_info(self, system: str) -> str:
-        return f"{self.root}/decode/{system}/decode.json"
-
-    def scores(self, system: str) -> str:
-        return f"{self.root}/decode/{system}/scores.json"
+    def scores(self, system: SystemSpec) -> str:
+        return f"{self.root}/scores/{system.decoder}/beam{system.beam}.json"
 
     def perplexity(self, run: str) -> str:
         return f"{self.root}/perplexity/{run}.json"

@@ -15,13 +15,13 @@ def test_paper_matrix_has_table1_systems():
                               "reversed-s5"]
     assert dict(p.runs["forward-s1"].overrides) == {"model.reverse_source": False, "train.seed": 1}
     # every row of Table 1 the suite can produce is a registered system
-    assert p.system_name(("forward-s1",), 12) == "forward-s1.beam12"
-    assert p.system_name(("reversed-s1",), 12) == "reversed-s1.beam12"
+    assert p.system_name(("forward-s1",), 12) == "forward-s1/beam12"
+    assert p.system_name(("reversed-s1",), 12) == "reversed-s1/beam12"
     ens5 = p.ensemble_runs(5)
     assert ens5 == tuple(f"reversed-s{i}" for i in range(1, 6))
     for beam in (1, 2, 12):
         assert p.systems[p.system_name(ens5, beam)].runs == ens5
-    assert p.system_name(p.ensemble_runs(2), 12) == "ens-reversed-s1+2.beam12"
+    assert p.system_name(p.ensemble_runs(2), 12) == "ensemble-reversed-s1+2/beam12"
     # the beam table: single and ensemble at 1, 2, 4, 8, 12
     for beam in (1, 2, 4, 8, 12):
         p.system_name(("reversed-s1",), beam)
@@ -41,9 +41,9 @@ def test_ablations_add_variants_with_seeds_and_skip_the_base_value():
     assert [r.seed for r in p.runs_of("reversed")] == [1, 2, 3]  # ablation seeds extend the paper's
     assert [r.seed for r in p.runs_of("forward")] == [1, 2, 3]
     assert dict(p.runs["tf0-s2"].overrides) == {"train.teacher_forcing_ratio": 0.0, "train.seed": 2}
-    assert p.runs["maxlen10-s1"].override_args() == ["train.max_train_len=10", "train.seed=1"]
-    assert "attention-forward-s3.beam2" in p.systems
-    assert p.system_name(p.ensemble_runs(2), 12) == "ens-reversed-s1+2.beam12"  # ensembles use paper seeds
+    assert p.runs["maxlen10-s1"].override_args() == ["train.max_len=10", "train.seed=1"]
+    assert "attention-forward-s3/beam2" in p.systems
+    assert p.system_name(p.ensemble_runs(2), 12) == "ensemble-reversed-s1+2/beam12"  # ensembles use paper seeds
 
 
 def test_bad_sections_are_rejected():
@@ -61,3 +61,10 @@ def test_equal_parameter_hidden_size_matches_lstm_recurrent_count(cell):
     other = Seq2Seq(ModelConfig(50, 50, emb, size, layers, cell=cell)).recurrent_parameters()
     assert abs(other - lstm) / lstm < 0.02
     assert size > hidden
+
+
+def test_decoder_names_round_trip():
+    from repro.experiments import decoder_name, runs_of_decoder
+
+    for runs in [("reversed-s1",), ("reversed-s1", "reversed-s2", "reversed-s5"), ("cell-gru-eqparams-s3",)]:
+        assert runs_of_decoder(decoder_name(runs)) == runs

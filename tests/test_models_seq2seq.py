@@ -62,6 +62,17 @@ def test_padding_never_leaks_into_the_context_vector(cell):
         torch.testing.assert_close(batched[row : row + 1], alone)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_unpadded_batches_skip_packing_with_identical_results(cell):
+    model = tiny(cell, "luong")
+    equal = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    fast = model.encode(equal, torch.tensor([3, 3]))  # no padding: the unpacked path
+    padded = torch.tensor([[5, 6, 7, 0], [8, 9, 10, 0], [4, 4, 4, 4]])
+    slow = model.encode(padded, torch.tensor([3, 3, 4]))  # padding: the packed path
+    torch.testing.assert_close(model.context_vector(fast), model.context_vector(slow)[:2])
+    torch.testing.assert_close(fast.memory, slow.memory[:2, :3])
+
+
 @pytest.mark.parametrize("cell,attention", [("lstm", "none"), ("gru", "none"), ("rnn", "none"), ("lstm", "luong")])
 def test_step_by_step_decoding_equals_teacher_forced_forward(cell, attention):
     model = tiny(cell, attention)

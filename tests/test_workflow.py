@@ -69,13 +69,19 @@ def test_lint_is_clean(wf: Path) -> None:
     assert "Congratulations, your workflow is in a good condition!" in out
 
 
-def test_dry_run_of_demo_lists_the_data_preparation_jobs(wf: Path) -> None:
+def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path) -> None:
     proc = snakemake(wf, "-n", "-p", "--cores", "2")
-    assert job_counts(proc.stdout) == {"step_config": 1, "prepare": 1, "all": 1, "total": 3}
+    counts = job_counts(proc.stdout)
+    # 5 reversed + 1 forward models; their test perplexities; every Table 1 / beam-table / figure system
+    assert counts["prepare"] == 1 and counts["train"] == 6 and counts["perplexity"] == 6
+    assert counts["translate"] == counts["score"] == 18
+    for rule in ("table1", "reversal", "beam_table", "figure3", "figure2", "table2", "all"):
+        assert counts[rule] == 1, rule
     assert (
         "repro prepare --config work/demo/config/prepare.yaml --workers 2 --out work/demo/data "
         "> work/demo/logs/prepare.log 2>&1"
     ) in proc.stdout
+    assert "--set model.reverse_source=false --set train.seed=1" in proc.stdout  # the forward run
     assert not (wf / "work").exists()
 
 
@@ -153,23 +159,7 @@ def test_slurm_profile_dry_run(wf: Path) -> None:
     )
     # A dry run caps threads at --cores (1 unless given); on the cluster they are not capped.
     proc = snakemake(wf, "--profile", "workflows/profiles/slurm", "-n", "--cores", "16")
-    assert job_counts(proc.stdout) == {"step_config": 1, "prepare": 1, "all": 1, "total": 3}
+    assert job_counts(proc.stdout)["train"] == 6
     prepare = proc.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
     assert "threads: 8" in prepare
     assert "mem_mb=16000" in prepare and "runtime=720" in prepare
-
-
-def test_demo_main_job_prepares_data_then_a_rerun_does_nothing(wf: Path) -> None:
-    proc = snakemake(wf, "--cores", "2")
-    assert "currently ends after data preparation" in proc.stdout
-    data = wf / "work/demo/data"
-    meta = json.loads((data / "meta.json").read_text(encoding="utf-8"))
-    assert meta["source"] == "synthetic"
-    assert meta["config"]["seed"] == 1 and meta["config"]["src_vocab_size"] == 2000
-    assert all(meta["splits"][split] > 0 for split in ("train", "valid", "test"))
-    assert (data / "stats.json").is_file() and (wf / "work/demo/logs/prepare.log").is_file()
-    # nothing half-written is left beside the data directory
-    assert sorted(p.name for p in (wf / "work/demo").iterdir()) == ["config", "data", "logs"]
-
-    rerun = snakemake(wf, "--cores", "2")
-    assert "Nothing to be done" in rerun.stdout + rerun.stderr

@@ -122,10 +122,15 @@ class Seq2Seq(nn.Module):
         if self.config.reverse_source:
             src = reverse_padded(src, src_lengths)
         embedded = self.dropout(self.src_embedding(src))
-        # Packing keeps padding out of the final state: each row's state is taken at its own length.
-        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, state = self.encoder(packed)
-        memory, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))
+        lengths_cpu = src_lengths.cpu()
+        if bool((lengths_cpu == src.size(1)).all()):
+            # No padding (length-bucketed batches usually have one length): packing would only cost time.
+            memory, state = self.encoder(embedded)
+        else:
+            # Packing keeps padding out of the final state: each row's state is taken at its own length.
+            packed = pack_padded_sequence(embedded, lengths_cpu, batch_first=True, enforce_sorted=False)
+            packed_out, state = self.encoder(packed)
+            memory, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))
         mask = torch.arange(src.size(1), device=src.device).unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
         return EncoderOutput(state=state, memory=memory, mask=mask)
 

@@ -52,12 +52,22 @@ def plot_binned_bleu(
 
 
 def plot_pca_panels(
-    panels: dict[str, tuple[np.ndarray, Sequence[str]]], title: str, prefix: str | Path
+    panels: dict[str, tuple[np.ndarray, Sequence[str]]], title: str, prefix: str | Path,
+    groups: dict[str, str] | None = None,
 ) -> list[Path]:
-    """One scatter panel per phrase set: 2-D points annotated with their phrases."""
+    """One scatter panel per phrase set: 2-D points annotated with their phrases.
+
+    ``groups`` maps a phrase to its meaning; phrases of one meaning share a colour and a legend entry.
+    """
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5), squeeze=False)
     for ax, (name, (points, phrases)) in zip(axes[0], panels.items()):
-        ax.scatter(points[:, 0], points[:, 1], s=25)
+        if groups is None:
+            ax.scatter(points[:, 0], points[:, 1], s=25)
+        else:
+            for meaning in dict.fromkeys(groups[p] for p in phrases):
+                rows = [i for i, p in enumerate(phrases) if groups[p] == meaning]
+                ax.scatter(points[rows, 0], points[rows, 1], s=25, label=meaning)
+            ax.legend(fontsize=7)
         for (px, py), phrase in zip(points, phrases):
             ax.annotate(phrase, (px, py), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("principal component 1")

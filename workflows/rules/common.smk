@@ -1,9 +1,14 @@
 # Included first by the Snakefile: config validation, the output layout, and the per-step config
 # files. Functions only; the rules live in the Snakefile and in one .smk file per step.
 
+from pathlib import Path
+
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from repro.experiments import Layout, plan, runs_of_decoder
+from repro.report.ablation_report import AXES
 
 min_version("8.0")
 
@@ -15,6 +20,11 @@ WORK = f"work/{EXP}"  # intermediates, regenerable, gitignored
 RESULTS = f"results/{EXP}"  # final tables, figures and report, committed
 LOGS = f"{WORK}/logs"  # one log per job: {LOGS}/<step>[/<name>].log
 DATA_DIR = f"{WORK}/data"  # written by `repro prepare`, whole and atomically
+
+# Which models are trained and which systems decoded: the same plan the report reads.
+PLAN = plan(config)
+LAYOUT = Layout(WORK)
+RESOURCES = config.get("resources", {})
 
 # The config sections each step reads. A step's command gets a config file holding exactly those
 # sections (plus `experiment`), so editing one section reruns only the steps that read it, and values
@@ -44,3 +54,82 @@ def step_config_content(step):
 def write_yaml(path, content):
     with open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(content, handle, sort_keys=False)
+
+
+# ---- helpers of the rule files (train, decode, paper, ablations)
+
+
+def train_overrides(wildcards):
+    return " ".join(f"--set {arg}" for arg in PLAN.runs[wildcards.run].override_args())
+
+
+def train_launcher():
+    gpus = int(RESOURCES.get("train_gpus", 1))
+    if gpus > 1:
+        return f"torchrun --standalone --nproc_per_node {gpus} -m repro.cli train"
+    return "repro train"
+
+
+def decode_option(name, default):
+    return config.get("decode", {}).get(name, default)
+
+
+def decode_runs(wildcards):
+    """Run directories decoded together for a system: one run, or an ensemble's runs (by name)."""
+    runs = runs_of_decoder(wildcards.system)
+    unknown = [run for run in runs if run not in PLAN.runs]
+    if unknown:
+        raise WorkflowError(f"system {wildcards.system!r} names runs the experiment does not train: {', '.join(unknown)}")
+    return [f"{WORK}/runs/{run}" for run in runs]
+
+
+def system_scores(systems):
+    return [LAYOUT.scores(s) for s in systems]
+
+
+def paper_systems():
+    """Every system the paper's tables and figures read."""
+    return [s for s in PLAN.systems.values() if any(r in PLAN.runs and PLAN.runs[r].variant in ("reversed", "forward")
+                                                    for r in s.runs)]
+
+
+def paper_run_dirs():
+    return sorted({LAYOUT.run_dir(r) for s in paper_systems() for r in s.runs})
+
+
+def paper_report_inputs(wildcards=None):
+    return {
+        "config": step_config("report"),
+        "data": DATA_DIR,
+        "runs": paper_run_dirs(),
+        "scores": system_scores(paper_systems()),
+        "translations": [LAYOUT.translation(s, tokenized=True) for s in paper_systems()],
+        "perplexity": [LAYOUT.perplexity(r.name) for r in PLAN.runs.values()
+                       if r.variant in ("reversed", "forward")],
+    }
+
+
+def report_table(name, caption, subcategory):
+    return report(f"{RESULTS}/tables/{name}.csv", caption=f"../report/{caption}.rst", category="Paper",
+                  subcategory=subcategory, labels={"table": name})
+
+
+def ablation_systems():
+    seeds = set(PLAN.ablations["seeds"])
+    beam = PLAN.ablations["beam"]
+    return [s for s in PLAN.systems.values() if s.beam == beam and len(s.runs) == 1
+            and PLAN.runs[s.runs[0]].seed in seeds]
+
+
+def ablation_axes():
+    return [axis for axis in AXES if any(v.axis == axis for v in PLAN.variants.values())]
+
+
+def ablation_outputs():
+    if not PLAN.ablations["enabled"]:
+        return []
+    outputs = [f"{RESULTS}/tables/ablation_{axis}.csv" for axis in ablation_axes()]
+    outputs += [f"{RESULTS}/figures/ablation_length.png", f"{RESULTS}/claims.md"]
+    if any(v.axis == "cell" for v in PLAN.variants.values()):
+        outputs.append(f"{RESULTS}/figures/grad_norms.png")
+    return outputs

@@ -1,28 +1,17 @@
 # Decoding and scoring: `repro translate` on the test split, then `repro score`.
 #
-# Paths (SYSTEM is a run name under {WORK}/runs/, or "ensemble-NAME" for an ensemble listed in
-# config["decode"]["ensembles"][NAME] as a list of run names):
+# Paths (the same as repro.experiments.Layout, which the report reads):
 #   {DATA_DIR}/test.{raw,tok}.{src,tgt}         the prepared test split (rule prepare)
 #   {WORK}/runs/{run}/                          run directories (written by the training rules)
 #   {WORK}/decode/{system}/beam{beam}.txt       detokenized 1-best translations of the test split
 #   {WORK}/decode/{system}/beam{beam}.tok.txt   the same, Moses-tokenized (the paper's BLEU)
-#   {WORK}/scores/{system}/beam{beam}.json      `repro score` output: paper BLEU, sacreBLEU, chrF
-# Decoding options come from config["decode"]: max_len_a, max_len_b, length_norm, batch_size, device.
+#   {WORK}/scores/{system}/beam{beam}.json      `repro score`: bleu_paper, sacrebleu, chrf, signatures
+#   {WORK}/perplexity/{run}.json                `repro score --model`: ppl, nll, tokens on the test split
+# {system} is a run name or an ensemble "ensemble-<variant>-s<seed>+<seed>+..."
+# (repro.experiments.decoder_name / runs_of_decoder). Decoding options come from config["decode"]:
+# max_len_a, max_len_b, length_norm, batch_size, device.
 
-
-def decode_option(name, default):
-    return config.get("decode", {}).get(name, default)
-
-
-def decode_runs(wildcards):
-    """Run directories decoded together for a system: one run, or an ensemble's runs."""
-    if wildcards.system.startswith("ensemble-"):
-        name = wildcards.system[len("ensemble-"):]
-        ensembles = config.get("decode", {}).get("ensembles", {})
-        if name not in ensembles:
-            raise WorkflowError(f"no ensemble {name!r} in config decode.ensembles (known: {', '.join(ensembles)})")
-        return [f"{WORK}/runs/{run}" for run in ensembles[name]]
-    return [f"{WORK}/runs/{wildcards.system}"]
+from repro.experiments import runs_of_decoder
 
 
 rule translate:
@@ -44,14 +33,15 @@ rule translate:
     log:
         f"{LOGS}/translate/{{system}}/beam{{beam}}.log",
     wildcard_constraints:
-        system="[A-Za-z0-9_.-]+",
+        system="[A-Za-z0-9_.+-]+",
         beam="[0-9]+",
-    threads: 2
+    threads: RESOURCES.get("decode_threads", 2)
     resources:
         mem_mb=8000,
     conda:
         "../../environment.yml"
     shell:
+        "export OMP_NUM_THREADS={threads}; "
         "repro translate {params.models} --beam {wildcards.beam} --input {input.data}/test.raw.src"
         " --output {output.detok} --tokenized-copy {output.tok}"
         " --max-len-a {params.max_len_a} --max-len-b {params.max_len_b} --length-norm {params.length_norm}"
@@ -68,7 +58,7 @@ rule score:
     log:
         f"{LOGS}/score/{{system}}/beam{{beam}}.log",
     wildcard_constraints:
-        system="[A-Za-z0-9_.-]+",
+        system="[A-Za-z0-9_.+-]+",
         beam="[0-9]+",
     conda:
         "../../environment.yml"
@@ -76,3 +66,24 @@ rule score:
         "repro score --hyp {input.hyp} --ref {input.data}/test.raw.tgt --src {input.data}/test.raw.src"
         " --tokenized-hyp {input.tok} --tokenized-ref {input.data}/test.tok.tgt"
         " --output {output.scores} > {log} 2>&1"
+
+
+rule perplexity:
+    input:
+        run=f"{WORK}/runs/{{run}}",
+        data=DATA_DIR,
+    output:
+        ppl=f"{WORK}/perplexity/{{run}}.json",
+    params:
+        device=decode_option("device", "auto"),
+    log:
+        f"{LOGS}/perplexity/{{run}}.log",
+    wildcard_constraints:
+        run="[A-Za-z0-9_.-]+",
+    threads: 1
+    conda:
+        "../../environment.yml"
+    shell:
+        "export OMP_NUM_THREADS={threads}; "
+        "repro score --model {input.run} --data {input.data} --split test --device {params.device}"
+        " --batch-size 100 --output {output.ppl} > {log} 2>&1"

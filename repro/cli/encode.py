@@ -1,0 +1,55 @@
+"""``repro encode``: the encoder's final state (the context vector) of given sentences, for Figure 2."""
+
+from __future__ import annotations
+
+import argparse
+
+from repro.errors import DataError, ReproError
+
+HELP = "write the encoder's final state of every layer for each input sentence (.npy or .tsv)"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("encode", help=HELP, description=HELP + ". Row i is line i; columns are "
+                              "model.context_vector: every layer's h, then (LSTM) every layer's c.")
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory written by `repro train`")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint (default: best)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default: auto)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="sentences per batch (default: 64)")
+    p.add_argument("--input", metavar="FILE", help="sentences, one per line (default: stdin)")
+    p.add_argument("--tokenized-input", action="store_true",
+                   help="input is already tokenized: split on whitespace instead of running the run's tokenizer")
+    p.add_argument("--output", required=True, metavar="FILE.npy|FILE.tsv",
+                   help="float32 [sentences, dims] .npy, or a .tsv with one tab-separated row per sentence")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from repro.cli.translate import read_lines, resolve
+    from repro.inference.encode import encode_sentences
+    from repro.inference.translate import Translator
+    from repro.io import atomic_save, atomic_write
+
+    if not args.output.endswith((".npy", ".tsv")):
+        raise ReproError(f"--output {args.output}: must end in .npy or .tsv")
+    lines = read_lines(args.input)
+    translator = Translator.from_runs([args.model], which=args.checkpoint, device=resolve(args.device))
+    ids = translator.source_ids(lines, args.tokenized_input)
+    for lineno, sentence in enumerate(ids, 1):
+        if not sentence:
+            raise DataError("empty sentence (nothing to encode)", args.input or "<stdin>", lineno)
+    vectors = encode_sentences(translator.decoder, ids, args.batch_size, progress=not args.quiet)
+    if args.output.endswith(".npy"):
+        def save(tmp: str) -> None:
+            with open(tmp, "wb") as handle:
+                np.save(handle, vectors)
+
+        atomic_save(save, args.output)
+    else:
+        with atomic_write(args.output, encoding="utf-8", newline="\n") as handle:
+            for row in vectors:
+                handle.write("\t".join(repr(float(x)) for x in row) + "\n")
+    return 0

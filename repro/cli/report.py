@@ -1,0 +1,61 @@
+"""``repro report``: the paper's tables and figures (and the ablations) from a finished experiment."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "write the paper's tables and figures (Table 1, reversal, beam, Figures 2 and 3, Table 2, ablations, claims)"
+TARGETS = ("table1", "reversal", "beam", "fig3", "fig2", "table2")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("report", help=HELP, description=HELP + ". Reads the experiment's work directory "
+                              "(runs, translations, scores as the workflow writes them) and writes CSV, Markdown "
+                              "and LaTeX tables and PNG/PDF figures.")
+    p.add_argument("target", choices=TARGETS + ("ablations", "all"),
+                   help="what to write; 'ablations' writes the ablation tables, figures and claims.md (needs "
+                        "ablations.enabled); 'all' writes every paper target")
+    p.add_argument("--config", required=True, metavar="FILE.yaml",
+                   help="the experiment config (its paper:/ablations: sections say what was run)")
+    p.add_argument("--work", required=True, metavar="DIR", help="the experiment's work directory (work/<experiment>)")
+    p.add_argument("--out", required=True, metavar="DIR", help="results directory (results/<experiment>); tables go "
+                   "to DIR/tables, figures to DIR/figures")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from repro.config import load_config
+    from repro.report import paper_report
+    from repro.report.context import ReportContext
+
+    ctx = ReportContext(load_config(args.config, args.set), Path(args.work))
+    out = Path(args.out)
+    tables, figures = out / "tables", out / "figures"
+    if args.target == "ablations":
+        from repro.report import ablation_report
+
+        if not ctx.plan.ablations["enabled"]:
+            from repro.errors import ReproError
+
+            raise ReproError(f"{args.config}: ablations.enabled is false; there are no ablation runs to report")
+        ablation_report.write_all(ctx, out)
+        print(f"wrote ablations under {out}")
+        return 0
+    targets = TARGETS if args.target == "all" else (args.target,)
+    for target in targets:
+        if target == "table1":
+            paper_report.table1(ctx, tables / "table1")
+        elif target == "reversal":
+            paper_report.reversal_table(ctx, tables / "reversal")
+        elif target == "beam":
+            paper_report.beam_table(ctx, tables / "beam")
+        elif target == "fig3":
+            paper_report.figure3(ctx, figures)
+        elif target == "fig2":
+            paper_report.figure2(ctx, figures / "fig2_pca")
+        elif target == "table2":
+            paper_report.table2(ctx, tables / "table2")
+        print(f"wrote {target} under {out}")
+    return 0

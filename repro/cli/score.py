@@ -1,0 +1,161 @@
+"""``repro score``: the paper's BLEU, sacreBLEU + chrF, test perplexity, paired bootstrap — as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from repro.errors import ReproError
+
+HELP = "score translations (paper's multi-bleu BLEU, sacreBLEU, chrF, bootstrap) and/or a run's perplexity"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("score", help=HELP, description=HELP + ". Prints one JSON object.")
+    p.add_argument("--hyp", metavar="FILE", help="detokenized hypotheses, one per line (sacreBLEU, chrF; "
+                                                 "Moses-tokenized for the paper's BLEU unless --tokenized-hyp)")
+    p.add_argument("--ref", metavar="FILE", help="detokenized references, one per line")
+    p.add_argument("--src", metavar="FILE", help="source sentences: only checked to be aligned with --ref")
+    p.add_argument("--tokenized-hyp", metavar="FILE", help="Moses-tokenized hypotheses for the paper's BLEU")
+    p.add_argument("--tokenized-ref", metavar="FILE", help="Moses-tokenized references for the paper's BLEU")
+    p.add_argument("--tgt-lang", default="fr",
+                   help="language of the Moses tokenizer for raw text, when no --data/--model says (default: fr)")
+    p.add_argument("--hyp2", metavar="FILE", help="second system's detokenized hypotheses (with --bootstrap)")
+    p.add_argument("--tokenized-hyp2", metavar="FILE", help="second system's Moses-tokenized hypotheses")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                   help="paired bootstrap resampling with N samples between --hyp (A) and --hyp2 (B)")
+    p.add_argument("--seed", type=int, default=12345, help="bootstrap seed, >= 1 (default: 12345, sacreBLEU's)")
+    p.add_argument("--model", metavar="RUN_DIR",
+                   help="with --data: report this run's perplexity on --split (keys ppl, nll, nll_sum, tokens)")
+    p.add_argument("--data", metavar="DATA_DIR",
+                   help="prepared data directory (perplexity; also gives the Moses tokenizer settings)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split for perplexity (default: test)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="checkpoint for perplexity (default: best)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="sentences per batch for perplexity (default: 64)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device for perplexity (default: auto)")
+    p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE (atomically)")
+    return p
+
+
+def _moses_tokenizer(args: argparse.Namespace):
+    """The data's Moses tokenizer when the data was Moses-tokenized, else default Moses settings."""
+    from repro.data.tokenize import MosesTokenizer, load_tokenizers
+
+    data_dir = Path(args.data) if args.data else (Path(args.model) / "data" if args.model else None)
+    if data_dir is not None and (data_dir / "meta.json").exists():
+        meta = json.loads((data_dir / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("tokenizer", {}).get("kind") == "moses":
+            return load_tokenizers(data_dir)[1]
+        return MosesTokenizer(meta.get("tgt_lang", args.tgt_lang))
+    return MosesTokenizer(args.tgt_lang)
+
+
+def _aligned(name_a: str, a: list, name_b: str, b: list) -> None:
+    if len(a) != len(b):
+        raise ReproError(f"{name_a} has {len(a)} lines but {name_b} has {len(b)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from repro.cli.translate import read_lines, resolve
+    from repro.evaluation.bleu import (
+        bleu_details, moses_tokenize_lines, multibleu_string, sacrebleu_scores, sentence_stats,
+    )
+
+    result: dict = {}
+    has_hyp = args.hyp or args.tokenized_hyp
+    if not has_hyp and not args.model:
+        raise ReproError("nothing to score: give --hyp/--tokenized-hyp with --ref/--tokenized-ref, or --model with --data")
+    if has_hyp:
+        if not (args.ref or args.tokenized_ref):
+            raise ReproError("--ref or --tokenized-ref is required to score hypotheses")
+        tokenizer = None
+        hyp = read_lines(args.hyp, "--hyp") if args.hyp else None
+        ref = read_lines(args.ref, "--ref") if args.ref else None
+
+        def tokenized(tok_path, raw, name):
+            nonlocal tokenizer
+            if tok_path:
+                return read_lines(tok_path, f"--tokenized-{name}")
+            tokenizer = tokenizer or _moses_tokenizer(args)
+            return moses_tokenize_lines(raw, args.tgt_lang, tokenizer)
+
+        hyp_tok = tokenized(args.tokenized_hyp, hyp, "hyp")
+        ref_tok = tokenized(args.tokenized_ref, ref, "ref")
+        _aligned("hypotheses", hyp_tok, "references", ref_tok)
+        if args.src:
+            _aligned("--src", read_lines(args.src, "--src"), "references", ref_tok)
+        stats = sentence_stats(hyp_tok, ref_tok)
+        details = bleu_details(stats)
+        result["sentences"] = len(hyp_tok)
+        result["bleu_paper"] = details["bleu"]
+        result["bleu_paper_details"] = {**details, "multi_bleu": multibleu_string(details),
+                                        "method": "multi-bleu.pl: cased, Moses-tokenized, no smoothing"}
+        if hyp is not None and ref is not None:
+            _aligned("--hyp", hyp, "--ref", ref)
+            result.update(sacrebleu_scores(hyp, ref))
+        if args.bootstrap:
+            result["bootstrap"] = _bootstrap(args, stats, ref, ref_tok, hyp, tokenized)
+    elif args.bootstrap:
+        raise ReproError("--bootstrap needs --hyp and --hyp2")
+    if args.model:
+        if not args.data:
+            raise ReproError("--model needs --data DATA_DIR (the prepared data holding the split) for perplexity")
+        from repro.evaluation.perplexity import run_perplexity
+
+        ppl = run_perplexity(args.model, args.data, args.split, args.checkpoint, args.batch_size,
+                             resolve(args.device))
+        # Top-level keys (ppl, nll, nll_sum, tokens, split, checkpoint), as the report reads them.
+        sentences = ppl.pop("sentences")
+        result.update(ppl)
+        result.setdefault("sentences", sentences)
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if args.output:
+        from repro.io import atomic_write
+
+        with atomic_write(args.output, encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
+def _bootstrap(args, stats_a, ref, ref_tok, hyp, tokenized) -> dict:
+    from repro.cli.translate import read_lines
+    from repro.evaluation.bleu import sentence_stats
+    from repro.evaluation.bootstrap import paired_bootstrap
+
+    if not (args.hyp2 or args.tokenized_hyp2):
+        raise ReproError("--bootstrap needs a second system: --hyp2 or --tokenized-hyp2")
+    if args.bootstrap < 1 or args.seed < 1:
+        raise ReproError("--bootstrap and --seed must be positive")
+    hyp2 = read_lines(args.hyp2, "--hyp2") if args.hyp2 else None
+    hyp2_tok = tokenized(args.tokenized_hyp2, hyp2, "hyp2")
+    _aligned("--hyp2", hyp2_tok, "references", ref_tok)
+    out = {"paper_bleu": paired_bootstrap(stats_a, sentence_stats(hyp2_tok, ref_tok), args.bootstrap, args.seed),
+           "method": "paired bootstrap resampling (Koehn 2004) as in sacreBLEU, on per-sentence multi-bleu "
+                     "statistics (repro.evaluation.bootstrap); difference = B - A"}
+    if hyp is not None and hyp2 is not None and ref is not None:
+        out["sacrebleu"] = _sacrebleu_paired(hyp, hyp2, ref, args.bootstrap, args.seed)
+    return out
+
+
+def _sacrebleu_paired(hyp_a, hyp_b, ref, n_samples: int, seed: int) -> dict:
+    """sacreBLEU's own paired bootstrap test (sacrebleu.significance.PairedTest, test_type='bs')."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    previous = os.environ.get("SACREBLEU_SEED")
+    os.environ["SACREBLEU_SEED"] = str(seed)  # PairedTest reads its seed from the environment
+    try:
+        test = PairedTest([("A", list(hyp_a)), ("B", list(hyp_b))], {"BLEU": BLEU()}, [list(ref)], "bs", n_samples)
+        signatures, results = test()
+    finally:
+        if previous is None:
+            os.environ.pop("SACREBLEU_SEED", None)
+        else:
+            os.environ["SACREBLEU_SEED"] = previous
+    base, system = results["BLEU"]
+    return {"score_a": base.score, "mean_a": base.mean, "ci_a": base.ci, "score_b": system.score,
+            "mean_b": system.mean, "ci_b": system.ci, "p_value": system.p_value,
+            "signature": str(signatures["BLEU"])}

@@ -1,0 +1,122 @@
+"""``repro translate``: beam-search translation with one model or an ensemble, text in and text out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from repro.errors import DataError, ReproError
+
+HELP = "translate text with a trained run (or an ensemble of runs) by left-to-right beam search"
+
+
+# ----------------------------------------------------------------------------------- shared helpers
+def read_lines(path: str | None, what: str = "input") -> list[str]:
+    """Lines of a UTF-8 file (or stdin when ``path`` is None or '-'), without their newlines."""
+    if path in (None, "-"):
+        data, name = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        if not Path(path).is_file():
+            raise DataError(f"{what} file not found", path)
+        data, name = Path(path).read_bytes(), path
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            out.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", name, lineno) from None
+    return out
+
+
+def write_lines(path: str | None, lines: Sequence[str]) -> None:
+    """Write lines atomically to ``path`` (nothing half-written), or to stdout."""
+    from repro.io import atomic_write
+
+    text = "".join(line + "\n" for line in lines)
+    if path in (None, "-"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    with atomic_write(path, encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
+def add_model_options(parser: argparse.ArgumentParser, ensemble: bool = True) -> None:
+    parser.add_argument("--model", action="append", required=True, metavar="RUN_DIR",
+                        help="run directory written by `repro train`" +
+                             ("; repeat for an ensemble (per-step log-probabilities averaged)" if ensemble else ""))
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="which checkpoint of each run: best validation perplexity (default) or last")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to run: auto = CUDA when available, else CPU (default: auto)")
+    parser.add_argument("--batch-size", type=int, default=64, metavar="N",
+                        help="sentences per batch (default: 64)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+
+
+def resolve(device: str):
+    from repro.train.device import resolve_device
+
+    return resolve_device(device)
+
+
+# ----------------------------------------------------------------------------------- command
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("translate", help=HELP, description=HELP + ". Reads stdin and writes stdout by default.")
+    add_model_options(p)
+    p.add_argument("--beam", type=int, default=12, metavar="K", help="beam size (default: 12, the paper's best)")
+    p.add_argument("--input", metavar="FILE", help="source sentences, one per line (default: stdin)")
+    p.add_argument("--output", metavar="FILE", help="translations, one per line (default: stdout); written atomically")
+    p.add_argument("--nbest", type=int, default=0, metavar="N",
+                   help="write the N best hypotheses per sentence in Moses format 'id ||| hypothesis ||| score' "
+                        "(0-based ids, tokenized hypotheses, N <= beam); default: 1-best text")
+    p.add_argument("--tokenized-input", action="store_true",
+                   help="input is already tokenized: split on whitespace instead of running the run's tokenizer")
+    p.add_argument("--tokenized-output", action="store_true",
+                   help="write tokenized translations (for the paper's multi-bleu BLEU) instead of detokenized text")
+    p.add_argument("--tokenized-copy", metavar="FILE",
+                   help="also write the tokenized 1-best translations to FILE (one decode for both BLEU flavours)")
+    p.add_argument("--max-len-a", type=float, default=2.0, metavar="A",
+                   help="maximum translation length is A * source length + B words (default A: 2.0)")
+    p.add_argument("--max-len-b", type=float, default=10.0, metavar="B", help="see --max-len-a (default B: 10)")
+    p.add_argument("--length-norm", type=float, default=0.0, metavar="ALPHA",
+                   help="rank finished hypotheses by score / (length+1)^ALPHA; 0 = off, as in the paper (default: 0)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from repro.inference.nbest import format_nbest
+    from repro.inference.translate import DecodeOptions, Translator
+
+    if args.beam < 1:
+        raise ReproError(f"--beam must be at least 1, got {args.beam}")
+    if args.nbest < 0 or args.nbest > args.beam:
+        raise ReproError(f"--nbest must be between 1 and the beam size ({args.beam}), got {args.nbest}")
+    if args.nbest and args.tokenized_copy:
+        raise ReproError("--tokenized-copy writes 1-best translations; it cannot be combined with --nbest")
+    if args.batch_size < 1:
+        raise ReproError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.length_norm < 0:
+        raise ReproError(f"--length-norm must be >= 0, got {args.length_norm}")
+    lines = read_lines(args.input)
+    translator = Translator.from_runs(args.model, which=args.checkpoint, device=resolve(args.device))
+    options = DecodeOptions(args.beam, max(args.nbest, 1), args.max_len_a, args.max_len_b, args.length_norm,
+                            args.batch_size)
+    progress = not args.quiet
+    if args.nbest:
+        nbest = translator.translate_nbest(lines, options, args.tokenized_input, tokenized_output=True,
+                                           progress=progress)
+        write_lines(args.output, format_nbest(nbest))
+    else:
+        tokenized = translator.translate(lines, options, args.tokenized_input, tokenized_output=True,
+                                         progress=progress)
+        if args.tokenized_copy:
+            write_lines(args.tokenized_copy, tokenized)
+        detok = translator.tgt_tokenizer.detokenize
+        write_lines(args.output, tokenized if args.tokenized_output else [detok(t.split()) for t in tokenized])
+    return 0

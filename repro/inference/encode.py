@@ -1,0 +1,36 @@
+"""The encoder's final state of every layer (``model.context_vector``) for given sentences (Figure 2).
+
+Sentences are passed in natural order; the model reverses them itself when it was trained reversed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from repro.data.vocab import PAD_ID
+from repro.inference.beam_search import _model_device, pad_sources
+from repro.models.seq2seq import Seq2Seq
+
+
+@torch.inference_mode()
+def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]], batch_size: int = 64,
+                     progress: bool = False) -> np.ndarray:
+    """``[N, num_layers * hidden (* 2 for an LSTM: h then c)]`` float32 context vectors, input order."""
+    from tqdm import tqdm
+
+    device = _model_device(model)
+    order = sorted(range(len(sources)), key=lambda i: -len(sources[i]))
+    out: np.ndarray | None = None
+    for k in tqdm(range(0, len(order), batch_size), desc="encode", unit="batch", disable=not progress):
+        batch = order[k : k + batch_size]
+        src, lengths = pad_sources([sources[i] for i in batch], PAD_ID, device)
+        vectors = model.context_vector(model.encode(src, lengths)).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(sources), vectors.shape[1]), dtype=np.float32)
+        out[batch] = vectors
+    if out is None:
+        return np.zeros((0, 0), dtype=np.float32)
+    return out

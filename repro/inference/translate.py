@@ -1,0 +1,111 @@
+"""Text in, text out: the run's tokenizer and vocabulary around batched beam search.
+
+Raw text is tokenized with the tokenizer the data was prepared with (rebuilt from the run's
+``data/meta.json``), mapped to ids (unknown words -> UNK), translated by :func:`beam_search` (the source
+is reversed inside the model, as in training), mapped back to words (UNK stays ``<unk>``, as the paper
+scored it) and detokenized — or left tokenized, for the paper's BLEU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from repro.data.vocab import Vocab
+from repro.inference.beam_search import Hypothesis, beam_search
+from repro.inference.ensemble import Ensemble, as_decoder, check_same_vocabularies
+from repro.models.seq2seq import Seq2Seq
+
+
+@dataclass
+class DecodeOptions:
+    beam_size: int = 12
+    nbest: int = 1
+    max_len_a: float = 2.0
+    max_len_b: float = 10.0
+    length_norm: float = 0.0
+    batch_size: int = 64  # sentences per decoder batch (each is beam_size rows)
+
+
+def load_decoder(run_dirs: Sequence[str | Path], which: str = "best", device: str | torch.device = "cpu"):
+    """Load one run or an ensemble of runs: ``(decoder, first LoadedRun)``; vocabularies must agree."""
+    from repro.train.checkpoint import load_run
+
+    runs = [load_run(d, which=which, device=device) for d in run_dirs]
+    check_same_vocabularies(runs)
+    return as_decoder([r.model for r in runs]), runs[0]
+
+
+def translate_ids(
+    decoder: Seq2Seq | Ensemble,
+    sources: Sequence[Sequence[int]],
+    options: DecodeOptions = DecodeOptions(),
+    progress: bool = False,
+) -> list[list[Hypothesis]]:
+    """Beam-search many id sequences in length-sorted batches; results in input order.
+
+    An empty source has nothing to encode: its translation is the empty hypothesis with score 0.
+    """
+    from tqdm import tqdm
+
+    order = sorted((i for i in range(len(sources)) if len(sources[i]) > 0), key=lambda i: -len(sources[i]))
+    results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sources]
+    batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
+    with tqdm(total=len(order), desc="translate", unit="sent", disable=not progress) as bar:
+        for batch in batches:
+            hyps = beam_search(decoder, [sources[i] for i in batch], options.beam_size, options.nbest,
+                               options.max_len_a, options.max_len_b, options.length_norm)
+            for i, h in zip(batch, hyps):
+                results[i] = h
+            bar.update(len(batch))
+    return results
+
+
+class Translator:
+    """A model or ensemble with the tokenizers and vocabularies of its run."""
+
+    def __init__(self, decoder: Seq2Seq | Ensemble, src_vocab: Vocab, tgt_vocab: Vocab, src_tokenizer, tgt_tokenizer):
+        self.decoder = decoder
+        self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        self.src_tokenizer, self.tgt_tokenizer = src_tokenizer, tgt_tokenizer
+
+    @classmethod
+    def from_runs(cls, run_dirs: Sequence[str | Path] | str | Path, which: str = "best",
+                  device: str | torch.device = "cpu") -> Translator:
+        if isinstance(run_dirs, (str, Path)):
+            run_dirs = [run_dirs]
+        decoder, run = load_decoder(run_dirs, which, device)
+        src_tok, tgt_tok = run.tokenizers()
+        return cls(decoder, run.src_vocab, run.tgt_vocab, src_tok, tgt_tok)
+
+    def source_ids(self, lines: Sequence[str], tokenized: bool = False) -> list[list[int]]:
+        """Tokenize (unless ``tokenized``: whitespace split) and map to ids, unknown words to UNK."""
+        tok = (lambda s: s.split()) if tokenized else self.src_tokenizer.tokenize
+        return [self.src_vocab.encode(tok(line)) for line in lines]
+
+    def target_tokens(self, ids: Sequence[int]) -> list[str]:
+        return self.tgt_vocab.decode(ids)
+
+    def translate_nbest(self, lines: Sequence[str], options: DecodeOptions = DecodeOptions(),
+                        tokenized_input: bool = False, tokenized_output: bool = False,
+                        progress: bool = False) -> list[list[tuple[str, float]]]:
+        """Per line, up to ``options.nbest`` (text, ranking score) pairs, best first."""
+        hyps = translate_ids(self.decoder, self.source_ids(lines, tokenized_input), options, progress)
+        out = []
+        for sent in hyps:
+            entries = []
+            for h in sent:
+                tokens = self.target_tokens(h.tokens)
+                text = " ".join(tokens) if tokenized_output else self.tgt_tokenizer.detokenize(tokens)
+                entries.append((text, h.ranking_score))
+            out.append(entries)
+        return out
+
+    def translate(self, lines: Sequence[str], options: DecodeOptions = DecodeOptions(),
+                  tokenized_input: bool = False, tokenized_output: bool = False, progress: bool = False) -> list[str]:
+        """The best translation of each line (detokenized unless ``tokenized_output``)."""
+        one_best = DecodeOptions(**{**options.__dict__, "nbest": 1})
+        return [sent[0][0] for sent in self.translate_nbest(lines, one_best, tokenized_input, tokenized_output, progress)]

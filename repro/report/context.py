@@ -1,0 +1,112 @@
+"""What a report step reads: the experiment plan, the prepared test set, runs, translations, scores."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from repro.data.storage import load_split
+from repro.data.vocab import Vocab
+from repro.errors import ReproError
+from repro.evaluation.bleu import sentence_stats
+from repro.experiments import Layout, Plan, SystemSpec, plan
+
+
+def read_lines(path: str | Path) -> list[str]:
+    path = Path(path)
+    if not path.exists():
+        raise ReproError(f"{path}: missing (has the workflow step that writes it run?)")
+    return path.read_text(encoding="utf-8").split("\n")[:-1] if path.stat().st_size else []
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ReproError(f"{path}: missing (has the workflow step that writes it run?)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class ReportContext:
+    config: dict[str, Any]
+    work_dir: Path
+    plan: Plan = field(init=False)
+    layout: Layout = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.work_dir = Path(self.work_dir)
+        self.plan = plan(self.config)
+        self.layout = Layout(str(self.work_dir))
+
+    @property
+    def experiment(self) -> str:
+        return str(self.config.get("experiment", self.work_dir.name))
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.layout.data_dir)
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        return read_json(self.data_dir / "meta.json")
+
+    @cached_property
+    def refs_tok(self) -> list[str]:
+        return read_lines(self.data_dir / "test.tok.tgt")
+
+    @cached_property
+    def src_vocab(self) -> Vocab:
+        return Vocab.load(self.data_dir / "vocab.src.txt")
+
+    @cached_property
+    def test_src_ids(self) -> list[np.ndarray]:
+        split = load_split(self.data_dir, "test")
+        return [np.asarray(split.src[i]) for i in range(len(split))]
+
+    @cached_property
+    def test_src_lengths(self) -> np.ndarray:
+        return np.array([len(s) for s in self.test_src_ids])
+
+    def run_info(self, run: str) -> dict[str, Any]:
+        return read_json(Path(self.layout.run_dir(run)) / "run.json")
+
+    def scores(self, system: SystemSpec) -> dict[str, Any]:
+        return read_json(self.layout.scores(system))
+
+    def stats(self, system: SystemSpec) -> np.ndarray:
+        """Per-sentence multi-bleu statistics of a system's tokenized test translations."""
+        hyps = read_lines(self.layout.translation(system, tokenized=True))
+        if len(hyps) != len(self.refs_tok):
+            raise ReproError(f"{self.layout.translation(system, tokenized=True)}: {len(hyps)} lines, "
+                             f"but the test set has {len(self.refs_tok)}")
+        return sentence_stats(hyps, self.refs_tok)
+
+    def cost(self, runs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+        """Training cost of the runs behind a system: wall time, device, tokens/s, parameters."""
+        infos = [self.run_info(r) for r in runs]
+        return {
+            "train_hours": sum(float(i.get("wall_time_s", 0.0)) for i in infos) / 3600.0,
+            "device": ",".join(sorted({str(i.get("device", "?")) for i in infos})),
+            "tokens_per_s": float(np.mean([float(i.get("tokens_per_s", 0.0)) for i in infos])),
+            "parameters_M": sum(int(i.get("parameters", 0)) for i in infos) / 1e6,
+        }
+
+    def scale_note(self) -> str:
+        """One sentence on the scale of this run next to the paper's."""
+        model = self.config.get("model", {})
+        train = self.config.get("train", {})
+        pairs = self.meta.get("splits", {}).get("train", "?")
+        src_v, tgt_v = self.meta.get("src_vocab_size", "?"), self.meta.get("tgt_vocab_size", "?")
+        source_name = self.meta.get("source", "?")
+        return (
+            f"Experiment '{self.experiment}': data source {source_name}, {pairs} training pairs, vocabularies "
+            f"{src_v}/{tgt_v}; model {model.get('num_layers', 4)}×{model.get('hidden_size', 1000)} "
+            f"{model.get('cell', 'lstm').upper()}, {model.get('embedding_size', 1000)}-d embeddings; "
+            f"{train.get('epochs', 7.5)} epochs. The paper: WMT'14 En→Fr, 12M pairs, 160k/80k vocabularies, "
+            f"4×1000 LSTM (384M parameters), 7.5 epochs, about 10 days on 8 GPUs."
+        )

@@ -1,0 +1,335 @@
+"""`repro translate / score / rescore / encode` end to end on tiny run directories written here."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from repro.cli import main
+from repro.data.storage import RaggedArray
+from repro.data.vocab import Vocab
+from repro.evaluation.bleu import corpus_bleu_paper
+from repro.inference.beam_search import beam_search
+from repro.inference.ensemble import Ensemble
+from repro.models.seq2seq import ModelConfig, Seq2Seq
+from repro.train.checkpoint import copy_data_files, load_run, save_checkpoint, write_run_json
+
+SRC_WORDS = "the cat dog sat on a mat red big , . hello world !".split()
+TGT_WORDS = "le la chat chien assis sur un tapis rouge grand , . bonjour monde !".split()
+TEST_SRC = ["the cat sat on a mat .", "a big red dog", "hello world !"]
+TEST_TGT = ["le chat assis sur un tapis .", "un grand chien rouge", "bonjour monde !"]
+
+
+def write_data(path, tokenizer="pretokenized", tgt_words=TGT_WORDS):
+    path.mkdir(parents=True, exist_ok=True)
+    src_vocab, tgt_vocab = Vocab(SRC_WORDS), Vocab(tgt_words)
+    src_vocab.save(path / "vocab.src.txt")
+    tgt_vocab.save(path / "vocab.tgt.txt")
+    meta = {"format_version": 1, "source": "test", "src_lang": "en", "tgt_lang": "fr",
+            "tokenizer": {"kind": tokenizer}, "src_vocab_size": len(src_vocab), "tgt_vocab_size": len(tgt_vocab),
+            "splits": {"test": len(TEST_SRC)}, "config": {}}
+    (path / "meta.json").write_text(json.dumps(meta))
+    RaggedArray.from_sequences([src_vocab.encode(s.split()) for s in TEST_SRC]).save(path / "test.src")
+    RaggedArray.from_sequences([tgt_vocab.encode(s.split()) for s in TEST_TGT]).save(path / "test.tgt")
+    return src_vocab, tgt_vocab
+
+
+def write_run(run_dir, data_dir, seed, attention="none", reverse=True):
+    src_vocab = Vocab.load(data_dir / "vocab.src.txt")
+    tgt_vocab = Vocab.load(data_dir / "vocab.tgt.txt")
+    torch.manual_seed(seed)
+    cfg = ModelConfig(len(src_vocab), len(tgt_vocab), 16, 16, 2, attention=attention, reverse_source=reverse,
+                      init_range=0.4)
+    model = Seq2Seq(cfg).eval()
+    copy_data_files(data_dir, run_dir)
+    save_checkpoint(run_dir / "checkpoints" / "best.pt", {"model_config": cfg.to_dict(), "model": model.state_dict()})
+    write_run_json(run_dir, {"data_dir": str(data_dir), "model": cfg.to_dict(), "status": "done"})
+    return model
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("decode")
+    data = root / "data"
+    src_vocab, tgt_vocab = write_data(data)
+    runs = [root / f"run{i}" for i in range(2)]
+    models = [write_run(runs[0], data, 0, "luong"), write_run(runs[1], data, 1)]
+    src_file = root / "test.src"
+    src_file.write_text("\n".join(TEST_SRC + ["the zebra sat"]) + "\n")  # "zebra" is OOV -> UNK
+    return dict(root=root, data=data, runs=runs, models=models, src=src_file, src_vocab=src_vocab,
+                tgt_vocab=tgt_vocab, lines=TEST_SRC + ["the zebra sat"])
+
+
+def ids(env, lines):
+    return [env["src_vocab"].encode(line.split()) for line in lines]
+
+
+def words(env, hyp):
+    return " ".join(env["tgt_vocab"].decode(hyp.tokens))
+
+
+def test_load_run_round_trip(env):
+    loaded = load_run(env["runs"][0])
+    direct = beam_search(env["models"][0], ids(env, env["lines"]), 3, nbest=3)
+    again = beam_search(loaded.model, ids(env, env["lines"]), 3, nbest=3)
+    assert [[(h.tokens, h.score) for h in s] for s in direct] == [[(h.tokens, h.score) for h in s] for s in again]
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_translate_file_matches_beam_search(env, beam, tmp_path):
+    out = tmp_path / "out.txt"
+    assert main(["translate", "--model", str(env["runs"][0]), "--beam", str(beam), "--input", str(env["src"]),
+                 "--output", str(out), "--tokenized-output", "--device", "cpu", "--quiet", "--batch-size", "2"]) == 0
+    expected = [words(env, h[0]) for h in beam_search(env["models"][0], ids(env, env["lines"]), beam)]
+    assert out.read_text().splitlines() == expected
+    assert ids(env, ["the zebra sat"])[0][1] == 1  # the OOV word really was UNK
+    # One decode, both flavours: detokenized output plus a tokenized copy (pretokenized data: same text).
+    assert main(["translate", "--model", str(env["runs"][0]), "--beam", str(beam), "--input", str(env["src"]),
+                 "--output", str(tmp_path / "detok"), "--tokenized-copy", str(tmp_path / "tok"), "--device", "cpu",
+                 "--quiet"]) == 0
+    assert (tmp_path / "tok").read_text().splitlines() == expected == (tmp_path / "detok").read_text().splitlines()
+
+
+def test_translate_stdin_stdout_and_unk_kept(env, monkeypatch, capsys):
+    # A model biased towards UNK: UNK must appear in the output as <unk>.
+    model = copy.deepcopy(env["models"][1])
+    with torch.no_grad():
+        model.output.bias[1] += 5.0
+    run = env["root"] / "run_unk"
+    copy_data_files(env["data"], run)
+    save_checkpoint(run / "checkpoints" / "last.pt", {"model_config": model.config.to_dict(), "model": model.state_dict()})
+    write_run_json(run, {})
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("hello world !\n".encode())))
+    assert main(["translate", "--model", str(run), "--beam", "2", "--device", "cpu", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "<unk>" in out[0].split()
+    assert out[0] == words(env, beam_search(model, ids(env, ["hello world !"]), 2)[0][0])
+
+
+def test_nbest_output_moses_format(env, tmp_path):
+    out = tmp_path / "nbest.txt"
+    assert main(["translate", "--model", str(env["runs"][1]), "--beam", "5", "--nbest", "3", "--input", str(env["src"]),
+                 "--output", str(out), "--device", "cpu", "--quiet"]) == 0
+    expected = beam_search(env["models"][1], ids(env, env["lines"]), 5, nbest=3)
+    lines = [line.split(" ||| ") for line in out.read_text().splitlines()]
+    assert len(lines) == sum(len(s) for s in expected)
+    k = 0
+    for sent_id, hyps in enumerate(expected):
+        for h in hyps:
+            assert int(lines[k][0]) == sent_id
+            assert lines[k][1] == words(env, h)
+            assert float(lines[k][2]) == pytest.approx(h.score, abs=1e-5)
+            k += 1
+
+
+def test_ensemble_cli_matches_ensemble(env, tmp_path):
+    out = tmp_path / "ens.txt"
+    assert main(["translate", "--model", str(env["runs"][0]), "--model", str(env["runs"][1]), "--beam", "3",
+                 "--input", str(env["src"]), "--output", str(out), "--tokenized-output", "--device", "cpu", "--quiet"]) == 0
+    expected = beam_search(Ensemble(env["models"]), ids(env, env["lines"]), 3)
+    assert out.read_text().splitlines() == [words(env, h[0]) for h in expected]
+
+
+def test_ensemble_vocabulary_mismatch(env, tmp_path, capsys):
+    other_data = tmp_path / "other"
+    write_data(other_data, tgt_words=list(reversed(TGT_WORDS)))
+    write_run(tmp_path / "other_run", other_data, 2)
+    code = main(["translate", "--model", str(env["runs"][1]), "--model", str(tmp_path / "other_run"), "--beam", "2",
+                 "--input", str(env["src"]), "--output", str(tmp_path / "x"), "--device", "cpu", "--quiet"])
+    assert code == 2
+    assert "tgt vocabulary differs" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_translate_errors(env, tmp_path, capsys):
+    assert main(["translate", "--model", str(env["runs"][0]), "--input", str(tmp_path / "missing.txt"), "--quiet"]) == 2
+    assert "missing.txt: input file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok line\nbad \xff byte\n")
+    assert main(["translate", "--model", str(env["runs"][0]), "--input", str(bad), "--quiet"]) == 2
+    assert "bad.txt, line 2: not valid UTF-8" in capsys.readouterr().err
+    assert main(["translate", "--model", str(env["runs"][0]), "--beam", "2", "--nbest", "3", "--quiet"]) == 2
+
+
+def test_moses_run_tokenizes_raw_text(tmp_path):
+    data = tmp_path / "data"
+    src_vocab, _ = write_data(data, tokenizer="moses")
+    write_run(tmp_path / "run", data, 3)
+    from repro.inference.translate import Translator
+
+    t = Translator.from_runs(tmp_path / "run", device="cpu")
+    assert t.source_ids(["hello world!"]) == [src_vocab.encode(["hello", "world", "!"])]
+    assert t.source_ids(["hello world!"], tokenized=True) == [src_vocab.encode(["hello", "world!"])]
+    best = t.target_tokens(beam_search(t.decoder, t.source_ids(["hello world!"]), 12)[0][0].tokens)
+    assert t.translate(["hello world!"])[0] == t.tgt_tokenizer.detokenize(best)
+    assert t.translate(["hello world!"], tokenized_output=True)[0] == " ".join(best)
+    run = tmp_path / "run"
+    (tmp_path / "in").write_text("hello world!\n")
+    assert main(["translate", "--model", str(run), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
+                 "--tokenized-copy", str(tmp_path / "o.tok"), "--device", "cpu", "--quiet"]) == 0
+    assert (tmp_path / "o").read_text() == t.tgt_tokenizer.detokenize(best) + "\n"
+    assert (tmp_path / "o.tok").read_text() == " ".join(best) + "\n"
+
+
+# ----------------------------------------------------------------------------------- score
+def test_score_json(tmp_path, capsys):
+    hyp, ref = tmp_path / "hyp", tmp_path / "ref"
+    hyp.write_text("Le chat est assis sur le tapis.\nIl pleut beaucoup aujourd'hui.\n")
+    ref.write_text("Le chat est assis sur le tapis rouge.\nIl pleut beaucoup aujourd'hui.\n")
+    assert main(["score", "--hyp", str(hyp), "--ref", str(ref), "--tgt-lang", "fr", "--output", str(tmp_path / "s.json")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    hyp_tok = ["Le chat est assis sur le tapis .", "Il pleut beaucoup aujourd' hui ."]
+    ref_tok = ["Le chat est assis sur le tapis rouge .", "Il pleut beaucoup aujourd' hui ."]
+    assert result["bleu_paper"] == pytest.approx(corpus_bleu_paper(hyp_tok, ref_tok))
+    assert 0 < result["bleu_paper"] < 100
+    assert result["sacrebleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp")
+    assert "chrf" in result and "chrf_signature" in result
+    assert json.loads((tmp_path / "s.json").read_text()) == result
+    # Pre-tokenized files give the same paper BLEU.
+    th, tr = tmp_path / "th", tmp_path / "tr"
+    th.write_text("\n".join(hyp_tok) + "\n")
+    tr.write_text("\n".join(ref_tok) + "\n")
+    assert main(["score", "--tokenized-hyp", str(th), "--tokenized-ref", str(tr)]) == 0
+    assert json.loads(capsys.readouterr().out)["bleu_paper"] == pytest.approx(result["bleu_paper"])
+
+
+def test_score_bootstrap(tmp_path, capsys):
+    import random
+
+    rng = random.Random(0)
+    vocab = "le la un une chat chien est sur tapis rouge grand petit".split()
+    refs = [" ".join(rng.choice(vocab) for _ in range(8)) for _ in range(40)]
+    good = [" ".join(w if rng.random() > 0.1 else "x" for w in r.split()) for r in refs]
+    bad = [" ".join(w if rng.random() > 0.5 else "x" for w in r.split()) for r in refs]
+    for name, lines in (("ref", refs), ("a", bad), ("b", good)):
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    args = ["score", "--hyp", str(tmp_path / "a"), "--hyp2", str(tmp_path / "b"), "--ref", str(tmp_path / "ref"),
+            "--bootstrap", "200", "--seed", "3"]
+    assert main(args) == 0
+    boot = json.loads(capsys.readouterr().out)["bootstrap"]
+    assert boot["paper_bleu"]["difference"] > 0 and boot["paper_bleu"]["p_value"] < 0.05
+    assert boot["paper_bleu"]["difference_ci"][0] > 0
+    assert boot["sacrebleu"]["p_value"] < 0.05 and "bs:200" in boot["sacrebleu"]["signature"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["bootstrap"] == boot  # seeded
+
+
+def test_score_perplexity(env, capsys):
+    assert main(["score", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
+                 "--device", "cpu"]) == 0
+    ppl = json.loads(capsys.readouterr().out)
+    model = env["models"][1]
+    nll, tokens = 0.0, 0
+    with torch.no_grad():
+        for s, t in zip(TEST_SRC, TEST_TGT):
+            src = torch.tensor([env["src_vocab"].encode(s.split())])
+            tgt = env["tgt_vocab"].encode(t.split())
+            lp = torch.log_softmax(model(src, torch.tensor([src.size(1)]), torch.tensor([[2] + tgt])), -1)[0]
+            nll -= sum(float(lp[i, y]) for i, y in enumerate(tgt + [3]))
+            tokens += len(tgt) + 1
+    assert ppl["tokens"] == tokens and ppl["sentences"] == len(TEST_SRC) and ppl["split"] == "test"
+    assert ppl["ppl"] == pytest.approx(math.exp(nll / tokens), rel=1e-5)
+
+
+def test_score_errors(tmp_path, capsys):
+    (tmp_path / "h").write_text("a\nb\n")
+    (tmp_path / "r").write_text("a\n")
+    assert main(["score", "--hyp", str(tmp_path / "h"), "--ref", str(tmp_path / "r")]) == 2
+    assert "2 lines" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------- rescore
+def teacher_forced(model, src_ids, tgt_ids):
+    with torch.no_grad():
+        lp = torch.log_softmax(model(torch.tensor([src_ids]), torch.tensor([len(src_ids)]),
+                                     torch.tensor([[2] + tgt_ids])), -1)[0]
+    return sum(float(lp[i, y]) for i, y in enumerate(tgt_ids + [3]))
+
+
+def test_rescore_nbest(env, tmp_path):
+    model, tgt_vocab = env["models"][1], env["tgt_vocab"]
+    candidates = ["le chat assis", "un tapis rouge", "bonjour monde", "le le le le"]
+    src_lines = TEST_SRC[:2]
+    nbest_lines, list_scores, lstm = [], {}, {}
+    for sid, src in enumerate(src_lines):
+        src_ids = env["src_vocab"].encode(src.split())
+        scores = {c: teacher_forced(model, src_ids, tgt_vocab.encode(c.split())) for c in candidates}
+        by_model = sorted(candidates, key=lambda c: -scores[c])
+        # The list ranks the model's favourite second and the model's least favourite first.
+        ranked = [by_model[-1], by_model[0]] + by_model[1:-1]
+        for rank, c in enumerate(ranked):
+            nbest_lines.append(f"{sid} ||| {c} ||| {-float(rank):.1f}")
+            list_scores[(sid, c)] = -float(rank)
+        lstm[sid] = scores
+    nb = tmp_path / "smt.nbest"
+    nb.write_text("\n".join(nbest_lines) + "\n")
+    src_file = tmp_path / "src"
+    src_file.write_text("\n".join(src_lines) + "\n")
+
+    def run(weight):
+        out = tmp_path / f"out{weight}"
+        assert main(["rescore", "--model", str(env["runs"][1]), "--nbest", str(nb), "--src", str(src_file),
+                     "--weight", str(weight), "--output", str(out), "--device", "cpu", "--quiet",
+                     "--scores", str(tmp_path / "scores.jsonl")]) == 0
+        return out.read_text().splitlines()
+
+    for weight in (0.0, 0.5, 1.0):
+        expected = [max(candidates, key=lambda c: (weight * lstm[s][c] + (1 - weight) * list_scores[(s, c)]))
+                    for s in range(2)]
+        assert run(weight) == expected
+    assert run(1.0) == [max(candidates, key=lambda c: lstm[s][c]) for s in range(2)]
+    assert run(0.0) != run(1.0)
+    rows = [json.loads(line) for line in (tmp_path / "scores.jsonl").read_text().splitlines()]
+    assert rows[0]["model_score"] == pytest.approx(lstm[0][rows[0]["hypothesis"]], abs=1e-4)
+
+
+def test_rescore_bad_nbest(env, tmp_path, capsys):
+    nb = tmp_path / "bad.nbest"
+    nb.write_text("0 ||| le chat ||| -1.0\n0 ||| le chat\n")
+    (tmp_path / "src").write_text("the cat\n")
+    assert main(["rescore", "--model", str(env["runs"][1]), "--nbest", str(nb), "--src", str(tmp_path / "src"),
+                 "--output", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "bad.nbest, line 2: expected 'id ||| hypothesis ||| score'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_ensemble_rescore_scores_match_beam_search(env):
+    from repro.inference.rescore import sequence_log_probs
+
+    ens = Ensemble(env["models"])
+    sources = ids(env, env["lines"])
+    hyps = beam_search(ens, sources, 4, nbest=2)
+    flat = [(s, h) for s, sent in zip(sources, hyps) for h in sent]
+    scores = sequence_log_probs(ens, [s for s, _ in flat], [h.tokens for _, h in flat], batch_size=3)
+    assert scores == pytest.approx([h.score for _, h in flat], abs=1e-4)
+
+
+# ----------------------------------------------------------------------------------- encode
+@pytest.mark.parametrize("suffix", [".npy", ".tsv"])
+def test_encode(env, tmp_path, suffix):
+    out = tmp_path / f"vec{suffix}"
+    assert main(["encode", "--model", str(env["runs"][1]), "--input", str(env["src"]), "--output", str(out),
+                 "--device", "cpu", "--quiet", "--batch-size", "3"]) == 0
+    vectors = np.load(out) if suffix == ".npy" else np.loadtxt(out, delimiter="\t", dtype=np.float32)
+    model = env["models"][1]
+    sources = ids(env, env["lines"])
+    assert vectors.shape == (len(sources), 2 * 2 * 16)  # (h, c) x layers x hidden
+    forward = copy.deepcopy(model)
+    forward.config.reverse_source = False
+    with torch.no_grad():
+        for row, s in zip(vectors, sources):
+            direct = model.context_vector(model.encode(torch.tensor([s]), torch.tensor([len(s)])))[0].numpy()
+            np.testing.assert_allclose(row, direct, atol=1e-6)
+            # Reversal is applied: the same weights reading the reversed sentence forwards agree...
+            rev = forward.context_vector(forward.encode(torch.tensor([s[::-1]]), torch.tensor([len(s)])))[0].numpy()
+            np.testing.assert_allclose(row, rev, atol=1e-6)
+            # ...and reading it in natural order does not.
+            nat = forward.context_vector(forward.encode(torch.tensor([s]), torch.tensor([len(s)])))[0].numpy()
+            assert not np.allclose(row, nat, atol=1e-4)
