@@ -20,12 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"repro.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"repro.cli.{name}":
-                continue  # subcommand not built yet
-            raise
+        module = importlib.import_module(f"repro.cli.{name}")
         sub = module.add_parser(subparsers)
         sub.set_defaults(_run=module.run)
     return parser

@@ -1,0 +1,35 @@
+"""The `repro` command: every subcommand is registered and every option says what it does."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from repro.cli import COMMANDS, build_parser, main
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_subcommand_is_registered():
+    assert sorted(_subparsers(build_parser())) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_has_help(command):
+    sub = _subparsers(build_parser())[command]
+    assert sub.description or sub.format_usage()
+    missing = [a.dest for a in sub._actions
+               if not isinstance(a, argparse._HelpAction) and not (a.help and a.help.strip())]
+    assert not missing, f"repro {command}: options without help: {missing}"
+
+
+def test_report_ablations_without_ablations_is_a_clear_error(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("experiment: x\ndata: {source: synthetic}\n")
+    assert main(["report", "ablations", "--config", str(config), "--work", str(tmp_path), "--out",
+                 str(tmp_path / "out")]) == 2
+    assert "ablations.enabled is false" in capsys.readouterr().err
