@@ -333,3 +333,14 @@ def test_encode(env, tmp_path, suffix):
             # ...and reading it in natural order does not.
             nat = forward.context_vector(forward.encode(torch.tensor([s]), torch.tensor([len(s)])))[0].numpy()
             assert not np.allclose(row, nat, atol=1e-4)
+
+
+def test_score_misaligned_files_names_both_files_and_counts(tmp_path, capsys):
+    from repro.cli import main
+
+    hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp.write_text("a b\n")
+    ref.write_text("a b\nc d\n")
+    assert main(["score", "--hyp", str(hyp), "--ref", str(ref)]) == 2
+    err = capsys.readouterr().err
+    assert str(hyp) in err and str(ref) in err and "1 lines" in err and "has 2" in err

@@ -83,9 +83,11 @@ def run(args: argparse.Namespace) -> int:
 
         hyp_tok = tokenized(args.tokenized_hyp, hyp, "hyp")
         ref_tok = tokenized(args.tokenized_ref, ref, "ref")
-        _aligned("hypotheses", hyp_tok, "references", ref_tok)
+        hyp_name = f"hypotheses ({args.tokenized_hyp or args.hyp})"
+        ref_name = f"references ({args.tokenized_ref or args.ref})"
+        _aligned(hyp_name, hyp_tok, ref_name, ref_tok)
         if args.src:
-            _aligned("--src", read_lines(args.src, "--src"), "references", ref_tok)
+            _aligned(f"--src ({args.src})", read_lines(args.src, "--src"), ref_name, ref_tok)
         stats = sentence_stats(hyp_tok, ref_tok)
         details = bleu_details(stats)
         result["sentences"] = len(hyp_tok)
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         result["bleu_paper_details"] = {**details, "multi_bleu": multibleu_string(details),
                                         "method": "multi-bleu.pl: cased, Moses-tokenized, no smoothing"}
         if hyp is not None and ref is not None:
-            _aligned("--hyp", hyp, "--ref", ref)
+            _aligned(f"--hyp ({args.hyp})", hyp, f"--ref ({args.ref})", ref)
             result.update(sacrebleu_scores(hyp, ref))
         if args.bootstrap:
             result["bootstrap"] = _bootstrap(args, stats, ref, ref_tok, hyp, tokenized)
@@ -131,7 +133,7 @@ def _bootstrap(args, stats_a, ref, ref_tok, hyp, tokenized) -> dict:
         raise ReproError("--bootstrap and --seed must be positive")
     hyp2 = read_lines(args.hyp2, "--hyp2") if args.hyp2 else None
     hyp2_tok = tokenized(args.tokenized_hyp2, hyp2, "hyp2")
-    _aligned("--hyp2", hyp2_tok, "references", ref_tok)
+    _aligned(f"--hyp2 ({args.tokenized_hyp2 or args.hyp2})", hyp2_tok, f"references ({args.tokenized_ref or args.ref})", ref_tok)
     out = {"paper_bleu": paired_bootstrap(stats_a, sentence_stats(hyp2_tok, ref_tok), args.bootstrap, args.seed),
            "method": "paired bootstrap resampling (Koehn 2004) as in sacreBLEU, on per-sentence multi-bleu "
                      "statistics (repro.evaluation.bootstrap); difference = B - A"}
