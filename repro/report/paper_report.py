@@ -40,6 +40,13 @@ def _system_row(ctx: ReportContext, system: SystemSpec) -> dict:
     }, scores.get("sacrebleu_signature", "?")
 
 
+def _cost_columns(ctx: ReportContext, runs: list[str]) -> dict:
+    """Training cost of the runs behind a row (all of them: every seed, every ensemble member)."""
+    cost = ctx.cost(runs)
+    return {"models": len(runs), "train hours (all models)": cost["train_hours"], "device": cost["device"],
+            "train tokens/s": cost["tokens_per_s"], "parameters (M, all models)": cost["parameters_M"]}
+
+
 def _single(ctx: ReportContext, variant: str, beam: int) -> SystemSpec:
     first = ctx.plan.runs_of(variant)[0].name
     if variant == REVERSED:
@@ -116,6 +123,7 @@ def reversal_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             "paper BLEU (Table 1)": paper.REVERSAL["test_bleu_table1"][variant],
             f"BLEU beam {beam} (paper's way)": scores["bleu_paper"],
             f"sacreBLEU beam {beam}": scores["sacrebleu"],
+            **_cost_columns(ctx, [r.name for r in ctx.plan.runs_of(variant)]),
         })
     df = pd.DataFrame.from_records(records)
     caption = (
@@ -143,6 +151,8 @@ def beam_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             record[f"ensemble of {max(sizes)}: BLEU"] = ctx.scores(ensemble)["bleu_paper"]
             record[f"ensemble of {max(sizes)}: sacreBLEU"] = ctx.scores(ensemble)["sacrebleu"]
             record[f"ensemble of {max(sizes)}: empty"] = empty_translations(ctx, ensemble)
+        if sizes:
+            record.update(_cost_columns(ctx, list(_ensemble(ctx, max(sizes), beam).runs)))
         paper_row = {1: "ensemble5_beam1", 2: "ensemble5_beam2", 12: "ensemble5_beam12"}.get(beam)
         record["paper: ensemble of 5"] = next((r.bleu for r in paper.TABLE1 if r.key == paper_row), None)
         records.append(record)
