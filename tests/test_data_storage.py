@@ -45,3 +45,18 @@ def test_append_arrays_matches_append_many(tmp_path):
         b.append_arrays(np.array([1, 2]), np.array([4]))
     x, y = a.close(), b.close()
     assert np.array_equal(x.ids, y.ids) and np.array_equal(x.offsets, y.offsets)
+
+
+def test_load_meta_errors_name_the_file_and_line(tmp_path):
+    import pytest
+
+    from repro.data.storage import load_meta
+    from repro.errors import DataError
+
+    with pytest.raises(DataError, match="no meta.json"):
+        load_meta(tmp_path)
+    (tmp_path / "meta.json").write_text('{"src_lang": "en",\n  oops}\n')
+    with pytest.raises(DataError, match=r"meta\.json, line 2: invalid JSON"):
+        load_meta(tmp_path)
+    (tmp_path / "meta.json").write_text('{"src_lang": "en"}')
+    assert load_meta(tmp_path) == {"src_lang": "en"}

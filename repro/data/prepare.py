@@ -28,6 +28,7 @@ import numpy as np
 
 from repro.config import dataclass_from_dict
 from repro.data.clean import REASONS, Cleaner, n_tokens
+from repro.data.storage import load_meta  # noqa: F401  (public here too)
 from repro.data.sources import SOURCES, ParallelSource, make_source
 from repro.data.storage import SPLITS, RaggedWriter
 from repro.data.tokenize import KINDS, build_tokenizer
@@ -431,9 +432,3 @@ def _apply_umask(directory: Path) -> None:
         path.chmod(0o666 & ~umask)
 
 
-def load_meta(data_dir: str | Path) -> dict[str, Any]:
-    """``meta.json`` of a prepared data directory."""
-    path = Path(data_dir) / "meta.json"
-    if not path.exists():
-        raise DataError("not a prepared data directory (no meta.json); run `repro prepare` first", data_dir)
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -131,6 +131,19 @@ class ParallelSplit:
         return self.src[index], self.tgt[index]
 
 
+def load_meta(data_dir: str | Path) -> dict:
+    """``meta.json`` of a prepared data directory (or of a run's ``data/`` copy)."""
+    import json
+
+    path = Path(data_dir) / "meta.json"
+    if not path.exists():
+        raise DataError("not a prepared data directory (no meta.json); run `repro prepare` first", data_dir)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON ({exc.msg})", path, exc.lineno) from exc
+
+
 def load_split(data_dir: str | Path, split: str, mmap: bool = True) -> ParallelSplit:
     data_dir = Path(data_dir)
     if not (data_dir / "meta.json").exists():

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from repro.data.storage import load_split
+from repro.data.storage import load_meta, load_split
 from repro.data.vocab import Vocab
 from repro.errors import ReproError
 from repro.evaluation.bleu import sentence_stats
@@ -53,7 +53,7 @@ class ReportContext:
 
     @cached_property
     def meta(self) -> dict[str, Any]:
-        return read_json(self.data_dir / "meta.json")
+        return load_meta(self.data_dir)
 
     @cached_property
     def refs_tok(self) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from repro.data.storage import load_meta
 from repro.data.vocab import Vocab
 from repro.errors import ReproError
 from repro.io import atomic_save, atomic_write
@@ -97,5 +98,5 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
     data = run_dir / "data"
     if not (data / "meta.json").exists():
         raise ReproError(f"{run_dir}: run has no data/meta.json (was it written by `repro train`?)")
-    meta = json.loads((data / "meta.json").read_text(encoding="utf-8"))
+    meta = load_meta(data)
     return LoadedRun(model, Vocab.load(data / "vocab.src.txt"), Vocab.load(data / "vocab.tgt.txt"), meta, run_dir)

@@ -28,7 +28,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 
 from repro.data.batching import Batch, BatchSampler, iterate_collated, shard
-from repro.data.storage import load_split
+from repro.data.storage import load_meta, load_split
 from repro.errors import ReproError
 from repro.io import atomic_write
 from repro.models.seq2seq import ModelConfig, Seq2Seq
@@ -161,16 +161,11 @@ def model_config_for(data_dir: Path, model_section: dict[str, Any] | None) -> Mo
 
 
 def read_meta(data_dir: Path) -> dict[str, Any]:
-    path = Path(data_dir) / "meta.json"
-    if not path.exists():
-        raise ReproError(f"{data_dir}: not a prepared data directory (no meta.json); run `repro prepare` first")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ReproError(f"{path}, line {exc.lineno}: invalid JSON ({exc.msg})") from exc
+    """The data directory's meta.json, which must name both vocabulary sizes."""
+    meta = load_meta(data_dir)
     for key in ("src_vocab_size", "tgt_vocab_size"):
         if key not in meta:
-            raise ReproError(f"{path}: missing key {key!r}")
+            raise ReproError(f"{Path(data_dir) / 'meta.json'}: missing key {key!r}")
     return meta
 
 
