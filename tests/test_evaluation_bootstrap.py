@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from repro.evaluation.bleu import sentence_stats
-from repro.evaluation.bootstrap import paired_bootstrap
+from repro.evaluation.bleu import sentence_stats, subset_bleu
+from repro.evaluation.bootstrap import bootstrap_contrast, paired_bootstrap
 
 
 def corpus(seed, n=80, noise=0.3):
@@ -69,3 +69,45 @@ def test_same_system_is_not_significant_and_seeded():
 def test_shape_mismatch():
     with pytest.raises(ValueError, match="equal shape"):
         paired_bootstrap(np.zeros((3, 10)), np.zeros((4, 10)))
+
+
+def _gap_contrast(good: np.ndarray, bad: np.ndarray):
+    """BLEU gain of `good` over `bad` on the second group minus its gain on the first group."""
+    def contrast(groups: list[np.ndarray]) -> float:
+        first, second = groups
+        return (subset_bleu(good, second) - subset_bleu(bad, second)) - (
+            subset_bleu(good, first) - subset_bleu(bad, first))
+    return contrast
+
+
+def test_contrast_detects_a_gain_confined_to_one_group():
+    hyps, refs = corpus(3, n=120, noise=0.4)
+    perfect_second_half = [r if i >= 60 else h for i, (h, r) in enumerate(zip(hyps, refs))]
+    good, bad = sentence_stats(perfect_second_half, refs), sentence_stats(hyps, refs)
+    groups = [np.arange(60), np.arange(60, 120)]
+    result = bootstrap_contrast(_gap_contrast(good, bad), groups, n_samples=200, seed=1)
+    # The gain is all in the second group: a large positive contrast, significant, inside its own CI.
+    assert result["observed"] > 20
+    assert result["p_value"] < 0.01
+    assert result["ci"][0] <= result["observed"] <= result["ci"][1] and result["ci"][0] > 0
+    # Same direction question asked the other way round: the contrast flips sign, p stays small.
+    flipped = bootstrap_contrast(_gap_contrast(good, bad), groups[::-1], n_samples=200, seed=1)
+    assert flipped["observed"] == pytest.approx(-result["observed"]) and flipped["p_value"] < 0.01
+
+
+def test_contrast_without_an_effect_is_not_significant_and_is_seeded():
+    hyps_a, refs = corpus(4, n=120, noise=0.35)
+    # b is a uniform improvement over a (every other sentence perfect) in both groups alike.
+    hyps_b = [r if i % 2 else h for i, (h, r) in enumerate(zip(hyps_a, refs))]
+    groups = [np.arange(0, 120, 2), np.arange(1, 120, 2)]  # evens untouched, odds perfect: a real contrast
+    mixed = [np.arange(0, 60), np.arange(60, 120)]  # halves: the same mix of both, no contrast expected
+    stats_a, stats_b = sentence_stats(hyps_a, refs), sentence_stats(hyps_b, refs)
+    none = bootstrap_contrast(_gap_contrast(stats_b, stats_a), mixed, n_samples=300, seed=2)
+    assert none["p_value"] > 0.05 and none["ci"][0] < 0 < none["ci"][1]
+    real = bootstrap_contrast(_gap_contrast(stats_b, stats_a), groups, n_samples=300, seed=2)
+    assert real["p_value"] < 0.01
+    assert bootstrap_contrast(_gap_contrast(stats_b, stats_a), mixed, n_samples=300, seed=2) == none
+    zero = bootstrap_contrast(lambda groups: 0.0, mixed, n_samples=10, seed=0)
+    assert zero["p_value"] == 1.0
+    with pytest.raises(ValueError, match="non-empty"):
+        bootstrap_contrast(lambda groups: 0.0, [np.arange(3), np.arange(0)])

@@ -72,10 +72,13 @@ def test_lint_is_clean(wf: Path) -> None:
 def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path) -> None:
     proc = snakemake(wf, "-n", "-p", "--cores", "2")
     counts = job_counts(proc.stdout)
-    # 5 reversed + 1 forward models; their test perplexities; every Table 1 / beam-table / figure system
-    assert counts["prepare"] == 1 and counts["train"] == 6 and counts["perplexity"] == 6
-    assert counts["translate"] == counts["score"] == 18
-    for rule in ("table1", "reversal", "beam_table", "figure3", "figure2", "table2", "all"):
+    # The paper's 5 reversed + 1 forward models, forward seeds 2 and 3 for the ablations' reversal
+    # comparison, and 12 ablation variants x 3 seeds: 44 models, each main-recipe model with a test
+    # perplexity. Decoding: 5 beams x (single, ensemble of 2, of 5) + forward at beams 1/2/12 = 18
+    # paper systems, plus every 3-seed run at the ablation beam 2 (42) minus the 2 already decoded.
+    assert counts["prepare"] == 1 and counts["train"] == 44 and counts["perplexity"] == 8
+    assert counts["translate"] == counts["score"] == 18 + 42 - 2
+    for rule in ("table1", "reversal", "beam_table", "figure3", "figure2", "table2", "ablations", "all"):
         assert counts[rule] == 1, rule
     assert (
         "repro prepare --config work/demo/config/prepare.yaml --workers 2 --out work/demo/data "
@@ -160,7 +163,7 @@ def test_slurm_profile_dry_run(wf: Path) -> None:
     )
     # A dry run caps threads at --cores (1 unless given); on the cluster they are not capped.
     proc = snakemake(wf, "--profile", "workflows/profiles/slurm", "-n", "--cores", "16")
-    assert job_counts(proc.stdout)["train"] == 6
+    assert job_counts(proc.stdout)["train"] == 44
     prepare = proc.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
     assert "threads: 8" in prepare
     assert "mem_mb=16000" in prepare and "runtime=720" in prepare

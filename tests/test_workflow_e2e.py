@@ -62,7 +62,19 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
 
     claims = (results / "claims.md").read_text(encoding="utf-8")
     assert "## Rule" in claims and "Reversing the source helps" in claims
-    assert len(re.findall(r"\*\*(held|did not hold|inconclusive)\*\*", claims)) >= 4
+    rows = [line for line in claims.splitlines() if re.match(r"\| \d+ \|", line)]
+    # reversal, teacher forcing, context vector vs length, gradients, cells, reversal x attention (no depth axis)
+    assert len(rows) == 6
+    assert all(re.search(r"\*\*(held|did not hold|inconclusive)\*\* \|$", row) for row in rows)
+    # The reversal x attention row's gains are the mean BLEU over seeds of the translations on disk.
+    def mean_bleu(variant: str) -> float:
+        return sum(corpus_bleu_paper((work / f"decode/{variant}-s{seed}/beam1.tok.txt").read_text(
+            encoding="utf-8").splitlines(), refs) for seed in (1, 2)) / 2
+    row = next(r for r in rows if "matters less once the decoder has attention" in r)
+    found = re.search(r"no attention ([+-]\d+\.\d+), attention ([+-]\d+\.\d+)", row)
+    assert found, row
+    assert float(found[1]) == pytest.approx(mean_bleu("reversed") - mean_bleu("forward"), abs=0.006)
+    assert float(found[2]) == pytest.approx(mean_bleu("attention") - mean_bleu("attention-forward"), abs=0.006)
 
     rerun = snakemake(wf, "--cores", "2", "--configfile", str(config))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr

@@ -83,3 +83,35 @@ def paired_bootstrap(
         "n_samples": n_samples,
         "seed": seed,
     }
+
+
+def bootstrap_contrast(
+    contrast: Callable[[list[np.ndarray]], float],
+    groups: list[np.ndarray],
+    n_samples: int = 1000,
+    seed: int | None = 12345,
+) -> dict:
+    """Percentile bootstrap of a contrast between sentence subsets, e.g. a difference of differences.
+
+    ``groups`` are arrays of sentence indices (say, the shortest and the longest quarter of the test
+    set); each is resampled with replacement on its own, and ``contrast`` maps the list of (resampled)
+    index arrays to a number, computing every system's score on the same indices so that the systems
+    stay paired. Returns ``{"observed", "ci" (2.5%, 97.5%), "p_value", "n_samples", "seed"}``, where
+    ``p_value`` is one-sided in the observed direction: ``(#{resampled contrast on the other side of
+    0, or at 0} + 1) / (n + 1)``; p = 1 when the observed contrast is 0.
+    """
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be positive, got {n_samples}")
+    groups = [np.asarray(g) for g in groups]
+    if any(len(g) == 0 for g in groups):
+        raise ValueError("every group of sentences must be non-empty")
+    rng = np.random.default_rng(seed)
+    observed = float(contrast(groups))
+    samples = np.array([contrast([rng.choice(g, size=len(g)) for g in groups]) for _ in range(n_samples)])
+    if observed == 0:
+        p_value = 1.0
+    else:
+        against = samples <= 0 if observed > 0 else samples >= 0
+        p_value = (int(np.sum(against)) + 1) / (n_samples + 1)
+    return {"observed": observed, "ci": list(_interval(samples)), "p_value": p_value,
+            "n_samples": n_samples, "seed": seed}
