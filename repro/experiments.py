@@ -160,7 +160,8 @@ def plan(config: dict[str, Any]) -> Plan:
     ablations = _section(config, "ablations", ABLATION_DEFAULTS)
     model = config.get("model") or {}
     base_cell = model.get("cell", "lstm")
-    base_layers = model.get("num_layers", 4)
+    # int(): `snakemake --config model={...}` passes YAML scalars as strings
+    base_layers = int(model.get("num_layers", 4))
     result = Plan(paper=paper, ablations=ablations)
 
     def add_variant(variant: Variant, seeds: list[int]) -> None:
@@ -201,8 +202,8 @@ def plan(config: dict[str, Any]) -> Plan:
     # ---- ablations: each axis is a variant of the base model, trained with every ablation seed
     if ablations["enabled"]:
         seeds = list(ablations["seeds"])
-        embedding = model.get("embedding_size", 1000)
-        hidden = model.get("hidden_size", 1000)
+        embedding = int(model.get("embedding_size", 1000))
+        hidden = int(model.get("hidden_size", 1000))
         for cap in ablations["max_train_len"]:
             add_variant(Variant(f"maxlen{cap}", "max_train_len", f"train on sources ≤ {cap} words",
                                 {"train.max_len": cap}), seeds)

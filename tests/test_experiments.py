@@ -68,3 +68,13 @@ def test_decoder_names_round_trip():
 
     for runs in [("reversed-s1",), ("reversed-s1", "reversed-s2", "reversed-s5"), ("cell-gru-eqparams-s3",)]:
         assert runs_of_decoder(decoder_name(runs)) == runs
+
+
+def test_model_sizes_given_as_strings_plan_the_same():
+    # `snakemake --config model={hidden_size: 8}` hands the workflow YAML scalars as strings.
+    ablations = {"enabled": True, "seeds": [1], "cell": ["gru"], "cell_equal_parameters": True}
+    as_ints = plan({"model": {"num_layers": 2, "hidden_size": 8, "embedding_size": 4}, "ablations": ablations})
+    as_strings = plan({"model": {"num_layers": "2", "hidden_size": "8", "embedding_size": "4"},
+                       "ablations": ablations})
+    assert as_strings.runs == as_ints.runs
+    assert dict(as_ints.runs["cell-gru-eqparams-s1"].overrides)["model.hidden_size"] > 8
