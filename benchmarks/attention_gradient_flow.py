@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from repro.data.batching import BatchSampler, collate
-from repro.data.storage import load_split
+from repro.data.storage import ParallelSplit, load_split
 from repro.models.seq2seq import Seq2Seq
 from repro.train.config import TrainConfig
 from repro.train.trainer import make_optimizer, model_config_for, seed_everything, training_step
@@ -38,13 +38,12 @@ def module_norms(model: torch.nn.Module, scale: float) -> dict[str, float]:
     return {name: scale * math.sqrt(value) for name, value in squares.items()}
 
 
-def run(args: argparse.Namespace, attention: str) -> dict:
+def run(args: argparse.Namespace, split: ParallelSplit, attention: str) -> dict:
     seed_everything(args.seed)
     cfg = TrainConfig(optimizer="adam", lr=args.lr, batch_size=args.batch, seed=args.seed)
     model = Seq2Seq(model_config_for(args.data, {"num_layers": args.layers, "hidden_size": args.hidden,
                                                  "embedding_size": args.embedding, "attention": attention}))
     optimizer = make_optimizer(model, cfg)
-    split = load_split(args.data, "train")
     sampler = BatchSampler(split.src.lengths, split.tgt.lengths, args.batch, seed=args.seed)
     norms: dict[str, list[float]] = {}
     nll, tokens = [], []
@@ -82,7 +81,8 @@ def main() -> None:
     print(f"config: data {args.data}, {args.layers}x{args.hidden} LSTM, {args.embedding}-d embeddings, batch "
           f"{args.batch}, Adam {args.lr}, clip 5, {args.steps} steps, seed {args.seed}, threads {args.threads}, "
           f"torch {torch.__version__}")
-    results = {attention: run(args, attention) for attention in ("none", "luong")}
+    split = load_split(args.data, "train")
+    results = {attention: run(args, split, attention) for attention in ("none", "luong")}
     modules = sorted(set().union(*(r["grad_norm"] for r in results.values())))
     print(f"{'module':20s} {'none':>10s} {'luong':>10s}   (mean gradient norm before clipping)")
     for name in modules:

@@ -66,6 +66,14 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
     # reversal, teacher forcing, context vector vs length, gradients, cells, reversal x attention (no depth axis)
     assert len(rows) == 6
     assert all(re.search(r"\*\*(held|did not hold|inconclusive)\*\* \|$", row) for row in rows)
+    # Claim 3 is inconclusive exactly when attention is significantly worse overall (the stated rule).
+    row = next(r for r in rows if "fixed-size context vector" in r)
+    found = re.search(r"attention overall ([+-]\d+\.\d+) BLEU vs main \(p (\d\.\d+)\)", row)
+    assert found, row
+    confounded = float(found[1]) < 0 and float(found[2]) < 0.05
+    assert ("no remedy to compare with" in row) == confounded
+    if confounded:
+        assert row.endswith("**inconclusive** |")
     # The reversal x attention row's gains are the mean BLEU over seeds of the translations on disk.
     def mean_bleu(variant: str) -> float:
         return sum(corpus_bleu_paper((work / f"decode/{variant}-s{seed}/beam1.tok.txt").read_text(

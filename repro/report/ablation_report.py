@@ -194,15 +194,17 @@ def claims(ab: Ablations, grad_summary: dict | None, prefix: Path) -> list[Claim
     if "attention" in ctx.plan.variants:
         base, attn = ab.pooled(REVERSED), ab.pooled("attention")
 
+        def attention_gain(idx: np.ndarray) -> float:
+            return subset_bleu(attn, idx) - subset_bleu(base, idx)
+
         def attention_gain_long_minus_short(groups: list[np.ndarray]) -> float:
-            s, g = groups
-            return (subset_bleu(attn, g) - subset_bleu(base, g)) - (subset_bleu(attn, s) - subset_bleu(base, s))
+            idx_short, idx_long = groups
+            return attention_gain(idx_long) - attention_gain(idx_short)
 
         idx_short, idx_long = pool(short), pool(long)
         test = bootstrap_contrast(attention_gain_long_minus_short, [idx_short, idx_long], ab.samples)
         overall = ab.compare(REVERSED, "attention")
-        gain_long = subset_bleu(attn, idx_long) - subset_bleu(base, idx_long)
-        gain_short = subset_bleu(attn, idx_short) - subset_bleu(base, idx_short)
+        gain_long, gain_short = attention_gain(idx_long), attention_gain(idx_short)
         decided = verdict(test["observed"], test["p_value"])
         # If the attention decoder is significantly worse overall, it is not yet a remedy to compare with:
         # a smaller loss on long sentences would say more about its training than about the bottleneck.
