@@ -6,6 +6,12 @@ one-sentence-at-a-time beam search written below (same search rules; the beam of
 decoder batch of K rows). Every configuration's output is checked against the reference: identical
 tokens, scores within 1e-4.
 
+Timing: the contenders of a configuration (reference, batch 1, batch 64, and at the largest beam
+batch 64 under bf16 autocast) are timed alternately, ``--rounds`` rounds each in a rotating order, and
+each keeps its median, so machine noise hits all alike; the spread of the per-round ratios is printed.
+The bf16 row is compared with fp32 batch 64 (speed, identical 1-best, score differences): its output is
+not expected to be identical (bf16 logits), only close. It is skipped where bf16 is not supported natively.
+
 Model: the paper's architecture scaled down (4 layers x 256 LSTM cells, 256-d embeddings, 10k-word
 vocabularies) with **random weights** (uniform +-0.08, the paper's init), seeded. A random model seldom
 prefers <eos>, so hypotheses run to the maximum length; it is set to the source length
@@ -13,7 +19,7 @@ prefers <eos>, so hypotheses run to the maximum length; it is set to the source 
 newstest2014 (the paper's test set), Moses-tokenized, when ../shared/data is present; otherwise
 lengths drawn from a similar distribution (said in the output).
 
-    python benchmarks/decode_throughput.py --threads 1   # ~2 minutes on one CPU core
+    python benchmarks/decode_throughput.py --threads 1   # ~4 minutes on one quiet CPU core (3 rounds)
     python benchmarks/decode_throughput.py --quick    # a smoke run
 """
 
@@ -26,6 +32,7 @@ import math
 import os
 import platform
 import random
+import statistics
 import time
 from pathlib import Path
 
@@ -34,6 +41,7 @@ import torch
 from repro.inference.beam_search import beam_search, max_lengths
 from repro.inference.ensemble import Ensemble
 from repro.models.seq2seq import ModelConfig, Seq2Seq
+from repro.train.device import autocast, check_bf16
 
 NEWSTEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "newstest2014-fren"
 
@@ -119,6 +127,11 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
+def bf16_available() -> bool:
+    supported = check_bf16(torch.device("cpu"))  # False (with a notice) where bf16 is not native
+    return True if supported is None else bool(supported)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, default=64, help="sentences decoded per configuration (default 64)")
@@ -131,14 +144,19 @@ def main() -> None:
     parser.add_argument("--ensemble", type=int, default=5)
     parser.add_argument("--beams", default="1,2,12")
     parser.add_argument("--batch", type=int, default=64, help="the large batch size (default 64)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating timing rounds per configuration; each contender keeps its median (default 3)")
+    parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 rows")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (default: torch's choice); on a shared, busy machine use 1, since "
                              "OpenMP threads competing for cores slow small and large ops very unequally")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 16 sentences, 4 slow ones, ensemble of 2")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 16 sentences, 4 slow ones, ensemble of 2, 1 round")
     args = parser.parse_args()
     if args.quick:
-        args.sentences, args.slow_sentences, args.ensemble, args.batch = 16, 4, 2, 16
+        args.sentences, args.slow_sentences, args.ensemble, args.batch, args.rounds = 16, 4, 2, 16, 1
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -148,8 +166,10 @@ def main() -> None:
     models = [make_model(args.seed + i, args.layers, args.hidden, args.vocab) for i in range(args.ensemble)]
     decoders = {"single": models[0], f"ensemble{args.ensemble}": Ensemble(models)}
     beams = [int(b) for b in args.beams.split(",")]
+    top = max(beams)
     max_len_a, max_len_b = 1.0, 0.0
     limits = max_lengths([len(s) for s in sources], max_len_a, max_len_b)
+    use_bf16 = not args.no_bf16 and bf16_available()
 
     print("== decode throughput benchmark ==")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU {platform.processor() or platform.machine()}, "
@@ -161,35 +181,91 @@ def main() -> None:
           f"max {max(map(len, sources))}; max target length = {max_len_a:g} * source + {max_len_b:g}")
     print(f"batched runs: all {len(sources)} sentences; one-at-a-time runs (reference, batch 1): "
           f"{len(slow_ids)} of them, every {step}th")
+    print(f"timing: {args.rounds} alternating round(s) per configuration, rotating order, median per contender; "
+          f"beams {beams}; bf16 rows (beam {top}, batch {args.batch}, bf16 autocast vs fp32): "
+          f"{'yes' if use_bf16 else 'skipped'}")
     print()
-    header = f"{'decoder':<10} {'beam':>4} {'impl':<22} {'sent':>5} {'sent/s':>8} {'tok/s':>9} {'vs ref':>7} {'same':>5}"
+    header = (f"{'decoder':<10} {'beam':>4} {'impl':<22} {'sent':>5} {'sent/s':>8} {'tok/s':>9} {'vs ref':>7} "
+              f"{'ratio range':>13} {'same':>5}")
     print(header)
     print("-" * len(header))
 
     rows = []
     mismatches_total = 0
+    bf16_stats = {}
     for name, decoder in decoders.items():
         for beam in beams:
-            # The reference: one sentence at a time.
-            ref_out, ref_time = timed(lambda: [reference_beam_search(decoder, sources[i], beam, limits[i])
-                                               for i in slow_ids])
-            ref_tokens = sum(len(t) + 1 for t, _ in ref_out)
-            ref_rate = len(slow_ids) / ref_time
-            configs = [("repro batch 1", 1, slow_ids), (f"repro batch {args.batch}", args.batch, list(range(len(sources))))]
-            print(f"{name:<10} {beam:>4} {'reference (1 at a time)':<22} {len(slow_ids):>5} {ref_rate:>8.2f} "
-                  f"{ref_tokens / ref_time:>9.1f} {1.0:>7.2f} {'-':>5}")
-            rows.append({"decoder": name, "beam": beam, "impl": "reference", "sentences_per_s": ref_rate,
-                         "tokens_per_s": ref_tokens / ref_time})
-            for label, batch, ids in configs:
+            def reference(ids=slow_ids, decoder=decoder, beam=beam):
+                return [reference_beam_search(decoder, sources[i], beam, limits[i]) for i in ids]
+
+            def batched(ids, batch, bf16=False, decoder=decoder, beam=beam):
                 def run():
                     out = []
-                    for k in range(0, len(ids), batch):
-                        chunk = ids[k : k + batch]
-                        out += beam_search(decoder, [sources[i] for i in chunk], beam, 1, max_len_a, max_len_b)
+                    with autocast(torch.device("cpu"), bf16):
+                        for k in range(0, len(ids), batch):
+                            chunk = ids[k : k + batch]
+                            out += beam_search(decoder, [sources[i] for i in chunk], beam, 1, max_len_a, max_len_b)
                     return out
+                return run
 
-                hyps, elapsed = timed(run)
+            all_ids = list(range(len(sources)))
+            contenders = [("reference (1 at a time)", slow_ids, reference),
+                          ("repro batch 1", slow_ids, batched(slow_ids, 1)),
+                          (f"repro batch {args.batch}", all_ids, batched(all_ids, args.batch))]
+            if use_bf16 and beam == top:
+                contenders.append((f"bf16 batch {args.batch}", all_ids, batched(all_ids, args.batch, bf16=True)))
+            # Warm-up (first-call allocations): one sentence each, untimed.
+            reference_beam_search(decoder, sources[slow_ids[0]], beam, limits[slow_ids[0]])
+            batched(slow_ids[:1], 1)()
+            if use_bf16 and beam == top:
+                batched(slow_ids[:1], 1, bf16=True)()
+
+            times = {label: [] for label, _, _ in contenders}
+            outputs = {}
+            for r in range(args.rounds):
+                shift = r % len(contenders)
+                for label, ids, fn in contenders[shift:] + contenders[:shift]:
+                    out, elapsed = timed(fn)
+                    times[label].append(elapsed)
+                    outputs.setdefault(label, out)
+
+            ref_label = contenders[0][0]
+            ref_out = outputs[ref_label]
+            ref_time = statistics.median(times[ref_label])
+            ref_tokens = sum(len(t) + 1 for t, _ in ref_out)
+            ref_rate = len(slow_ids) / ref_time
+            print(f"{name:<10} {beam:>4} {ref_label:<22} {len(slow_ids):>5} {ref_rate:>8.2f} "
+                  f"{ref_tokens / ref_time:>9.1f} {1.0:>7.2f} {'':>13} {'-':>5}")
+            rows.append({"decoder": name, "beam": beam, "impl": "reference", "sentences_per_s": ref_rate,
+                         "tokens_per_s": ref_tokens / ref_time, "times_s": times[ref_label]})
+            fp32_batched = None
+            for label, ids, _ in contenders[1:]:
+                hyps = outputs[label]
+                elapsed = statistics.median(times[label])
                 tokens = sum(len(h[0].tokens) + 1 for h in hyps)
+                rate = len(ids) / elapsed
+                # Per-round ratios (same round: the closest in time), to show how stable the median is.
+                per_round = [(len(ids) / t) / (len(slow_ids) / rt) for t, rt in zip(times[label], times[ref_label])]
+                spread = f"{min(per_round):.2f}-{max(per_round):.2f}"
+                row = {"decoder": name, "beam": beam, "impl": label, "batch": 1 if ids is slow_ids else args.batch,
+                       "sentences_per_s": rate, "tokens_per_s": tokens / elapsed, "ratio_vs_reference": rate / ref_rate,
+                       "ratio_range": [min(per_round), max(per_round)], "times_s": times[label]}
+                if label.startswith("bf16"):
+                    fp32_hyps, fp32_rate = fp32_batched
+                    same = sum(a[0].tokens == b[0].tokens for a, b in zip(hyps, fp32_hyps))
+                    diffs = [abs(a[0].score - b[0].score) for a, b in zip(hyps, fp32_hyps)]
+                    row.update({"bf16": True, "speedup_vs_fp32": rate / fp32_rate, "same_1best_as_fp32": same,
+                                "compared_with_fp32": len(hyps), "mean_abs_score_diff": sum(diffs) / len(diffs),
+                                "max_abs_score_diff": max(diffs)})
+                    bf16_stats[name] = row
+                    print(f"{name:<10} {beam:>4} {label:<22} {len(ids):>5} {rate:>8.2f} {tokens / elapsed:>9.1f} "
+                          f"{rate / ref_rate:>7.2f} {spread:>13} {'-':>5}   {rate / fp32_rate:.2f}x fp32 batch "
+                          f"{args.batch}; same 1-best {same}/{len(hyps)}, |score diff| mean {row['mean_abs_score_diff']:.4f}"
+                          f" max {row['max_abs_score_diff']:.4f}")
+                    rows.append(row)
+                    continue
+                if ids is not slow_ids:
+                    fp32_batched = (hyps, rate)
                 by_id = dict(zip(ids, hyps))
                 differ = [(by_id[i][0], ref) for i, ref in zip(slow_ids, ref_out)
                           if by_id[i][0].tokens != ref[0] or abs(by_id[i][0].score - ref[1]) > 1e-4]
@@ -200,38 +276,51 @@ def main() -> None:
                     # the distributions are flat, so a near-tie can flip which hypothesis survives.
                     print(f"  differs: repro {len(hyp.tokens)} words, score {hyp.score:.6f}; "
                           f"reference {len(ref[0])} words, score {ref[1]:.6f} (gap {hyp.score - ref[1]:+.2e})")
-                rate = len(ids) / elapsed
                 print(f"{name:<10} {beam:>4} {label:<22} {len(ids):>5} {rate:>8.2f} {tokens / elapsed:>9.1f} "
-                      f"{rate / ref_rate:>7.2f} {'yes' if mismatches == 0 else f'{mismatches} no':>5}")
-                rows.append({"decoder": name, "beam": beam, "impl": label, "batch": batch, "sentences_per_s": rate,
-                             "tokens_per_s": tokens / elapsed, "ratio_vs_reference": rate / ref_rate,
-                             "mismatches": mismatches, "compared": len(slow_ids)})
+                      f"{rate / ref_rate:>7.2f} {spread:>13} {'yes' if mismatches == 0 else f'{mismatches} no':>5}")
+                row.update({"mismatches": mismatches, "compared": len(slow_ids)})
+                rows.append(row)
 
-    def ratio(decoder, beam):
-        return next(r["ratio_vs_reference"] for r in rows
-                    if r["decoder"] == decoder and r["beam"] == beam and r.get("batch") == args.batch)
+    def batch_row(decoder, beam):
+        return next(r for r in rows if r["decoder"] == decoder and r["beam"] == beam
+                    and r.get("batch") == args.batch and not r.get("bf16"))
 
-    def tok_s(decoder, beam):
-        return next(r["tokens_per_s"] for r in rows
-                    if r["decoder"] == decoder and r["beam"] == beam and r.get("batch") == args.batch)
-
-    top = max(beams)
     ens = f"ensemble{args.ensemble}"
     print()
     print(f"load average {os.getloadavg()[0]:.2f} at end")
-    print(f"batched beam {top} vs one-at-a-time reference: single {ratio('single', top):.1f}x, "
-          f"{ens} {ratio(ens, top):.1f}x (goal >= 10x); outputs identical: {mismatches_total == 0}")
-    print(json.dumps({
-        f"beam{top}_batch{args.batch}_tokens_per_s": round(tok_s("single", top), 1),
-        f"beam{top}_batch{args.batch}_ratio_vs_reference": round(ratio("single", top), 2),
-        f"ensemble{args.ensemble}_beam{top}_batch{args.batch}_ratio_vs_reference": round(ratio(ens, top), 2),
-        f"beam1_batch{args.batch}_ratio_vs_reference": round(ratio("single", min(beams)), 2),
+    print(f"batched beam {top} vs one-at-a-time reference: single {batch_row('single', top)['ratio_vs_reference']:.1f}x, "
+          f"{ens} {batch_row(ens, top)['ratio_vs_reference']:.1f}x (goal >= 10x); outputs identical: {mismatches_total == 0}")
+    if bf16_stats:
+        print(f"bf16 autocast, beam {top} batch {args.batch}: single {bf16_stats['single']['speedup_vs_fp32']:.2f}x fp32 "
+              f"({bf16_stats['single']['ratio_vs_reference']:.1f}x the fp32 reference), {ens} "
+              f"{bf16_stats[ens]['speedup_vs_fp32']:.2f}x fp32 ({bf16_stats[ens]['ratio_vs_reference']:.1f}x)")
+    headline = {
+        f"beam{top}_batch{args.batch}_tokens_per_s": round(batch_row("single", top)["tokens_per_s"], 1),
+        f"beam{top}_batch{args.batch}_ratio_vs_reference": round(batch_row("single", top)["ratio_vs_reference"], 2),
+        f"beam{top}_batch{args.batch}_ratio_range": [round(x, 2) for x in batch_row("single", top)["ratio_range"]],
+        f"ensemble{args.ensemble}_beam{top}_batch{args.batch}_ratio_vs_reference":
+            round(batch_row(ens, top)["ratio_vs_reference"], 2),
+        f"beam1_batch{args.batch}_ratio_vs_reference": round(batch_row("single", min(beams))["ratio_vs_reference"], 2),
         "identical_output": mismatches_total == 0,
         "differing_sentences": mismatches_total,
         "compared_sentences": sum(r.get("compared", 0) for r in rows),
-        "random_weights": True,
-        "threads": torch.get_num_threads(),
-    }))
+    }
+    if bf16_stats:
+        single, ensemble = bf16_stats["single"], bf16_stats[ens]
+        headline.update({
+            f"bf16_beam{top}_batch{args.batch}_tokens_per_s": round(single["tokens_per_s"], 1),
+            f"bf16_beam{top}_batch{args.batch}_speedup_vs_fp32": round(single["speedup_vs_fp32"], 2),
+            f"bf16_beam{top}_batch{args.batch}_ratio_vs_reference": round(single["ratio_vs_reference"], 2),
+            f"ensemble{args.ensemble}_bf16_beam{top}_batch{args.batch}_speedup_vs_fp32":
+                round(ensemble["speedup_vs_fp32"], 2),
+            "bf16_same_1best_as_fp32": f"{single['same_1best_as_fp32'] + ensemble['same_1best_as_fp32']}/"
+                                       f"{single['compared_with_fp32'] + ensemble['compared_with_fp32']}",
+            "bf16_max_abs_score_diff": round(max(single["max_abs_score_diff"], ensemble["max_abs_score_diff"]), 4),
+        })
+    else:
+        headline["bf16"] = "skipped"
+    headline.update({"rounds": args.rounds, "random_weights": True, "threads": torch.get_num_threads()})
+    print(json.dumps(headline))
 
 
 if __name__ == "__main__":

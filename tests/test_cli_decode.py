@@ -344,3 +344,80 @@ def test_score_misaligned_files_names_both_files_and_counts(tmp_path, capsys):
     assert main(["score", "--hyp", str(hyp), "--ref", str(ref)]) == 2
     err = capsys.readouterr().err
     assert str(hyp) in err and str(ref) in err and "1 lines" in err and "has 2" in err
+
+
+# ----------------------------------------------------------------------------------- bf16
+def bf16_here() -> bool:
+    from repro.cli.translate import use_bf16
+
+    return use_bf16(True, torch.device("cpu"))
+
+
+def test_translate_bf16_changes_only_precision(env, tmp_path):
+    # --bf16: the same hypotheses up to bf16 rounding; each n-best score is the fp32 log-probability of
+    # its words within a bounded error per token.
+    outs = {}
+    for flag in ([], ["--bf16"]):
+        out = tmp_path / f"nbest{len(flag)}.txt"
+        assert main(["translate", "--model", str(env["runs"][0]), "--beam", "4", "--nbest", "2", "--input",
+                     str(env["src"]), "--output", str(out), "--device", "cpu", "--quiet", *flag]) == 0
+        outs[bool(flag)] = [line.split(" ||| ") for line in out.read_text().splitlines()]
+    sources = ids(env, env["lines"])
+    assert {int(e[0]) for e in outs[True]} == set(range(len(sources)))
+    for sent_id, hyp, score in outs[True]:
+        tgt = env["tgt_vocab"].encode(hyp.split())
+        assert 1 not in tgt or "<unk>" in hyp.split()  # every word is a vocabulary word
+        exact = teacher_forced(env["models"][0], sources[int(sent_id)], tgt)
+        assert float(score) == pytest.approx(exact, abs=0.02 * (len(tgt) + 1))
+    best = {int(e[0]): float(e[2]) for e in reversed(outs[False])}
+    best_bf16 = {int(e[0]): float(e[2]) for e in reversed(outs[True])}
+    for sent_id, score in best.items():
+        assert best_bf16[sent_id] == pytest.approx(score, abs=0.02 * 30)
+
+
+def test_bf16_unsupported_falls_back_to_fp32(env, tmp_path, monkeypatch, capsys):
+    import repro.train.device
+
+    monkeypatch.setattr(repro.train.device, "bf16_unsupported_reason", lambda device: "no bf16 on this test CPU")
+    out = {}
+    for flag in ([], ["--bf16"]):
+        path = tmp_path / f"out{len(flag)}.txt"
+        assert main(["translate", "--model", str(env["runs"][0]), "--beam", "3", "--nbest", "3", "--input",
+                     str(env["src"]), "--output", str(path), "--device", "cpu", "--quiet", *flag]) == 0
+        out[bool(flag)] = path.read_text()
+    assert "notice: --bf16 is set but no bf16 on this test CPU; running in fp32" in capsys.readouterr().err
+    assert out[True] == out[False]  # bit-identical: fp32 scores included
+
+
+def test_score_perplexity_bf16(env, capsys):
+    results = {}
+    for flag in ([], ["--bf16"]):
+        assert main(["score", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
+                     "--device", "cpu", *flag]) == 0
+        results[bool(flag)] = json.loads(capsys.readouterr().out)
+    fp32, bf16 = results[False], results[True]
+    assert fp32["bf16"] is False and bf16["bf16"] is bf16_here()
+    assert bf16["tokens"] == fp32["tokens"] and bf16["sentences"] == fp32["sentences"]
+    assert bf16["nll"] == pytest.approx(fp32["nll"], abs=0.02)
+    assert bf16["ppl"] == pytest.approx(fp32["ppl"], rel=0.02)
+
+
+def test_rescore_and_encode_bf16(env, tmp_path):
+    nb = tmp_path / "list.nbest"
+    nb.write_text("0 ||| le chat assis ||| -1.0\n0 ||| un tapis ||| -2.0\n1 ||| bonjour monde ||| -0.5\n")
+    (tmp_path / "src").write_text("\n".join(TEST_SRC[:2]) + "\n")
+    scores = {}
+    for flag in ([], ["--bf16"]):
+        assert main(["rescore", "--model", str(env["runs"][1]), "--nbest", str(nb), "--src", str(tmp_path / "src"),
+                     "--weight", "1.0", "--output", str(tmp_path / "o"), "--device", "cpu", "--quiet",
+                     "--scores", str(tmp_path / f"s{len(flag)}"), *flag]) == 0
+        scores[bool(flag)] = [json.loads(line)["model_score"] for line in (tmp_path / f"s{len(flag)}").read_text().splitlines()]
+    assert scores[True] == pytest.approx(scores[False], abs=0.05)
+    vectors = {}
+    for flag in ([], ["--bf16"]):
+        out = tmp_path / f"vec{len(flag)}.npy"
+        assert main(["encode", "--model", str(env["runs"][1]), "--input", str(env["src"]), "--output", str(out),
+                     "--device", "cpu", "--quiet", *flag]) == 0
+        vectors[bool(flag)] = np.load(out)
+    assert vectors[True].dtype == np.float32 and vectors[True].shape == vectors[False].shape
+    np.testing.assert_allclose(vectors[True], vectors[False], atol=0.05)

@@ -159,3 +159,71 @@ def test_exact_ties_break_by_lowest_index_whatever_the_batch():
     for src, hyps in zip(sources, wide):
         assert hyps[0].tokens == []  # <eos> first: every longer hypothesis scores lower
         assert [h.tokens for h in hyps] == [h.tokens for h in beam_search(model, [src], 4, 2, 1.0, 1)[0]]
+
+
+@pytest.mark.parametrize("rounding", ["float32", "bfloat16"])
+def test_top_candidates_equal_a_stable_full_sort(rounding):
+    # _top_candidates pools the best chunks of long rows and resolves ties at the k-th place without
+    # sorting a row: it must pick what a stable descending sort picks (ties by the lower index).
+    from repro.inference.beam_search import _CHUNK, _top_candidates
+
+    gen = torch.Generator().manual_seed(0)
+    chunked = 0
+    for trial in range(60):
+        rows, n = 3, int(torch.randint(50, 160 * _CHUNK, (), generator=gen))
+        k = int(torch.randint(1, 16, (), generator=gen))
+        scores = torch.randn(rows, n, generator=gen) * 3
+        scores = scores.to(getattr(torch, rounding)).float()  # bf16 rounding: many exact ties
+        if trial % 4 == 1:
+            scores = scores.clamp(max=1.0)  # a large tie at the top
+        if trial % 4 == 2:
+            scores[:, : n // 2] = -math.inf
+        if trial % 10 == 3:
+            scores.fill_(0.0)
+        chunked += n // _CHUNK >= 4 * (k + 1)
+        top, index = _top_candidates(scores, k)
+        expected, expected_index = scores.sort(dim=1, descending=True, stable=True)
+        assert torch.equal(top, expected[:, :k])
+        finite = torch.isfinite(top)  # which -inf candidates fill the last places does not matter
+        assert torch.equal(index[finite], expected_index[:, :k][finite])
+    assert chunked >= 20  # the pooled path was exercised
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_batched_equals_one_at_a_time_large_vocabulary(flat):
+    # A vocabulary large enough for the pooled top-k (beam x vocabulary candidates per sentence); flat:
+    # every candidate ties, so the tie resolution runs at every step.
+    model = tiny_model(seed=8, tgt_vocab=3000, attention="luong", init=0.3)
+    if flat:
+        with torch.no_grad():
+            model.output.weight.zero_()
+            model.output.bias.zero_()
+    batched = beam_search(model, SOURCES, beam_size=4, nbest=2, max_len_a=1.0, max_len_b=2)
+    for src, hyps in zip(SOURCES, batched):
+        single = beam_search(model, [src], beam_size=4, nbest=2, max_len_a=1.0, max_len_b=2)[0]
+        assert [h.tokens for h in hyps] == [h.tokens for h in single]
+        assert [h.score for h in hyps] == pytest.approx([h.score for h in single], abs=1e-5)
+        for h in hyps:
+            assert h.score == pytest.approx(sequence_log_prob(model, src, h.tokens), abs=1e-4)
+        if flat:  # <eos> first, then the lowest word id (UNK) repeated
+            assert [h.tokens for h in hyps] == [[], [UNK]]
+
+
+def test_reorder_state_keeps_memory_within_sentences():
+    # Following parents within each sentence's beam leaves every row on its source: the attention
+    # memory is reused, not copied; dropping or mixing sentences selects memory rows as before.
+    model = tiny_model(seed=9, attention="luong")
+    src = torch.tensor([[4, 5, 6], [7, 8, 0]])
+    state = model.init_decoder_state(model.encode(src, torch.tensor([3, 2])))
+    beams = model.reorder_state(state, torch.tensor([0, 0, 0, 1, 1, 1]))
+    assert torch.equal(beams.memory[4], state.memory[1]) and torch.equal(beams.mask[2], state.mask[0])
+    within = model.reorder_state(beams, torch.tensor([2, 0, 0, 5, 3, 3]))
+    assert within.memory is beams.memory and within.mask is beams.mask
+    torch.testing.assert_close(within.rnn[0][:, 0], beams.rnn[0][:, 2])
+    _, stepped = model.decode_step(torch.tensor([4, 5, 6, 4, 5, 6]), within)
+    dropped = model.reorder_state(stepped, torch.tensor([4, 3, 3]))  # sentence 0 done
+    assert dropped.memory.size(0) == 3
+    for row in range(3):
+        assert torch.equal(dropped.memory[row], state.memory[1]) and torch.equal(dropped.mask[row], state.mask[1])
+    mixed = model.reorder_state(beams, torch.tensor([3, 0, 0, 5, 3, 3]))  # row 0 moves to sentence 1
+    assert torch.equal(mixed.memory[0], state.memory[1]) and torch.equal(mixed.memory[1], state.memory[0])

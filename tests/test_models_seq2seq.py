@@ -120,3 +120,31 @@ def test_reorder_state_selects_rows():
 def test_invalid_config_is_rejected(bad):
     with pytest.raises(ValueError):
         ModelConfig(src_vocab_size=10, tgt_vocab_size=10, **bad)
+
+
+def test_forget_bias_sets_the_lstm_forget_gate_exactly():
+    config = ModelConfig(src_vocab_size=12, tgt_vocab_size=12, embedding_size=4, hidden_size=5, num_layers=2,
+                         forget_bias=1.0)
+    model = Seq2Seq(config)
+    for rnn in (model.encoder, model.decoder):
+        for layer in range(2):
+            ih, hh = getattr(rnn, f"bias_ih_l{layer}"), getattr(rnn, f"bias_hh_l{layer}")
+            assert torch.equal((ih + hh)[5:10], torch.ones(5))  # gate order: input, forget, cell, output
+            assert ih[:5].abs().max() <= 0.08 and ih[10:].abs().max() <= 0.08
+    default = Seq2Seq(ModelConfig(src_vocab_size=12, tgt_vocab_size=12, embedding_size=4, hidden_size=5))
+    assert default.encoder.bias_ih_l0[5:10].abs().max() <= 0.08  # off by default: the paper's init
+    with pytest.raises(ValueError, match="forget_bias applies to LSTM"):
+        ModelConfig(src_vocab_size=12, tgt_vocab_size=12, cell="gru", forget_bias=1.0)
+
+
+@pytest.mark.parametrize("attention", ["none", "luong"])
+def test_forward_on_selected_positions_equals_the_full_forward(attention):
+    torch.manual_seed(0)
+    model = Seq2Seq(ModelConfig(src_vocab_size=15, tgt_vocab_size=13, embedding_size=6, hidden_size=7,
+                                num_layers=2, attention=attention)).eval()
+    src = torch.randint(4, 15, (3, 5))
+    tgt_in = torch.randint(4, 13, (3, 4))
+    lengths = torch.tensor([5, 2, 4])
+    positions = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    full = model(src, lengths, tgt_in)
+    assert torch.allclose(model(src, lengths, tgt_in, positions=positions), full[positions], atol=1e-6)

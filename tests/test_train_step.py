@@ -99,7 +99,34 @@ def test_teacher_forcing_ratio_zero_feeds_predictions_and_trains():
     assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
 
 
-def test_bf16_autocast_runs_on_cpu():
+def test_one_bf16_step_stays_close_to_one_fp32_step():
+    """bf16 autocast changes the matmuls' precision only: parameters, optimizer state and the loss stay
+    fp32, so one step's loss, gradient norm and update differ from fp32 by bf16 rounding, no more."""
     model, batch = setup()
-    result = training_step(model, make_optimizer(model, TrainConfig()), batch, bf16=True)
-    assert math.isfinite(result.loss) and result.loss > 0
+    twin = copy.deepcopy(model)
+    cfg = TrainConfig(optimizer="adam", lr=1e-2)
+    fp32 = training_step(model, make_optimizer(model, cfg), batch, bf16=False)
+    bf16 = training_step(twin, make_optimizer(twin, cfg), batch, bf16=True)
+    assert bf16.loss == pytest.approx(fp32.loss, rel=1e-2) and bf16.loss != fp32.loss
+    assert bf16.grad_norm == pytest.approx(fp32.grad_norm, rel=5e-2)
+    assert all(p.dtype == torch.float32 for p in twin.parameters())
+    # Adam's first step moves every weight by about lr; bf16 may flip only near-zero gradients' signs
+    moved = [(a - b).abs().max().item() for a, b in zip(model.parameters(), twin.parameters())]
+    assert max(moved) <= 2.5e-2 and sorted(moved)[len(moved) // 2] < 5e-3
+
+
+def test_label_smoothing_is_pytorchs_and_reports_the_true_nll():
+    model, batch = setup()
+    twin = copy.deepcopy(model)
+    plain = training_step(model, make_optimizer(model, TrainConfig(lr=0.0001)), batch)
+    smoothed = training_step(twin, make_optimizer(twin, TrainConfig(lr=0.0001)), batch, label_smoothing=0.1)
+    assert smoothed.nll_sum == pytest.approx(plain.nll_sum, rel=1e-6)  # the reported quantity is the NLL
+    # the optimised one is PyTorch's label-smoothed cross-entropy: compare its gradient
+    reference = copy.deepcopy(setup()[0])
+    logits = reference(batch.src, batch.src_lengths, batch.tgt_in)
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1), ignore_index=0,
+                           reduction="sum", label_smoothing=0.1) / batch.num_sentences
+    loss.backward()
+    norm = torch.cat([p.grad.flatten() for p in reference.parameters() if p.grad is not None]).norm()
+    assert smoothed.grad_norm == pytest.approx(float(norm), rel=1e-5)
+    assert smoothed.grad_norm != pytest.approx(plain.grad_norm, rel=1e-3)

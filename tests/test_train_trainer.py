@@ -64,7 +64,7 @@ def test_log_checkpoints_and_run_json(data_dir, tmp_path):
     assert run_json["device"] == "cpu" and run_json["wall_time_s"] > 0 and run_json["tokens_per_s"] > 0
     assert run_json["best_valid_ppl"] == pytest.approx(min(e["valid_ppl"] for e in valid))
     best = load_checkpoint(out / "checkpoints" / "best.pt")
-    assert best["trainer"]["best_valid_ppl"] == pytest.approx(run_json["best_valid_ppl"])
+    assert best["trainer"]["convergence"]["best_valid_ppl"] == pytest.approx(run_json["best_valid_ppl"])
     assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 18
     assert (out / "data" / "vocab.tgt.txt").exists() and (out / "data" / "meta.json").exists()
 
@@ -108,9 +108,17 @@ def wait_for(predicate, proc, timeout=60.0):
     return False
 
 
-def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path):
-    # dropout and teacher forcing < 1 make the RNG state part of what must be restored exactly
+PLATEAU = dict(lr_schedule="plateau", plateau_patience=1, min_improvement=0.1, eval_every_epochs=0.5,
+               optimizer="adam", lr=0.02)
+
+
+@pytest.mark.parametrize("schedule", ["halving", "plateau"])
+def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, schedule):
+    # dropout and teacher forcing < 1 make the RNG state part of what must be restored exactly; the
+    # plateau schedule's rate depends on the validation history, which must be restored too
     settings = dict(epochs=6, save_every_steps=7, eval_every_epochs=1.0, teacher_forcing_ratio=0.7)
+    if schedule == "plateau":
+        settings.update(PLATEAU)
     model = dict(TINY_MODEL, dropout=0.1)
     sets = [f"train.{k}={v}" for k, v in train_settings(**settings).items()] + [
         f"model.{k}={v}" for k, v in model.items()]
@@ -122,7 +130,9 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path):
     try:
         last = killed / "checkpoints" / "last.pt"
         # kill once a checkpoint exists and the log has gone past it: mid-epoch (12 batches an epoch)
-        ok = wait_for(lambda: last.exists() and len((killed / "log.jsonl").read_text().splitlines()) >= 10, proc)
+        # (plateau: later, once validation has decayed the rate)
+        lines = 10 if schedule == "halving" else 45
+        ok = wait_for(lambda: last.exists() and len((killed / "log.jsonl").read_text().splitlines()) >= lines, proc)
         assert ok, proc.communicate()[1].decode()[-2000:]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -143,6 +153,13 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path):
     train(data_dir, reference, model, TrainConfig.from_dict(train_settings(**settings)))
     assert read_log(killed) == read_log(reference) or _same_but_speed(read_log(killed), read_log(reference))
     assert len(losses(reference)) == 72
+    rates = [e["lr"] for e in read_log(reference) if e["kind"] == "train"]
+    if schedule == "plateau":  # the rate was decayed by validation before the kill and after it
+        train_log = [e for e in read_log(reference) if e["kind"] == "train"]
+        decays = [e["step"] for e, prev in zip(train_log[1:], train_log) if e["lr"] < prev["lr"]]
+        assert decays and decays[0] <= killed_at["step"] < decays[-1], (decays, killed_at["step"])
+    else:
+        assert rates[0] > rates[-1]
     a = load_checkpoint(killed / "checkpoints" / "last.pt")
     b = load_checkpoint(reference / "checkpoints" / "last.pt")
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
@@ -154,3 +171,50 @@ def _same_but_speed(a: list[dict], b: list[dict]) -> bool:
     strip = [{k: v for k, v in e.items() if k != "tokens_per_s"} for e in a]
     assert strip == [{k: v for k, v in e.items() if k != "tokens_per_s"} for e in b]
     return True
+
+
+def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, capsys):
+    out = tmp_path / "r"
+    info = run(data_dir, out, epochs=50, early_stopping_patience=2, **PLATEAU)
+    valid = [e for e in read_log(out) if e["kind"] == "valid"]
+    assert info["stop_reason"] == "converged" and info["epoch"] < 50
+    best = min(valid, key=lambda e: e["valid_ppl"])
+    assert info["best_valid_ppl"] == pytest.approx(best["valid_ppl"])
+    assert info["best_epoch"] == pytest.approx(best["epoch"]) and info["best_step"] == best["step"]
+    # it stopped at the second evaluation without a 10% improvement, and not before
+    assert valid[-1]["evals_since_best"] == 2 and all(e["evals_since_best"] < 2 for e in valid[:-1])
+    assert valid[-1]["step"] == info["step"]
+    assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, info["step"] + 1))
+    assert json.loads((out / "run.json").read_text())["stop_reason"] == "converged"
+    assert "converged, validation perplexity did not improve in 2 evaluations" in capsys.readouterr().err
+    # rerunning a converged run does nothing; a larger patience (allowed on resume) continues it
+    assert run(data_dir, out, epochs=50, early_stopping_patience=2, **PLATEAU)["step"] == info["step"]
+    more = run(data_dir, out, epochs=50, early_stopping_patience=3, **PLATEAU)
+    assert more["step"] > info["step"]
+
+
+def test_min_lr_stops_converged(data_dir, tmp_path, capsys):
+    info = run(data_dir, tmp_path / "r", epochs=50, min_lr=0.004, **PLATEAU)  # 0.02 decayed thrice: 0.0025
+    rates = [e["lr"] for e in read_log(tmp_path / "r") if e["kind"] == "train"]
+    assert info["stop_reason"] == "converged" and info["epoch"] < 50
+    assert min(rates) == pytest.approx(0.005)  # the rate below min_lr is never used
+    assert "the learning rate fell below train.min_lr = 0.004" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("limit, reason", [({"epochs": 1}, "epoch_limit"), ({"max_steps": 3}, "max_steps")])
+def test_stop_reason_names_the_limit(data_dir, tmp_path, limit, reason):
+    info = run(data_dir, tmp_path / "r", **limit)
+    assert info["stop_reason"] == reason
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["stop_reason"] == reason
+
+
+def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir, tmp_path, monkeypatch, capsys):
+    import repro.train.device as device
+
+    monkeypatch.setattr(device, "bf16_unsupported_reason", lambda dev: "this CPU has no native bfloat16")
+    info = run(data_dir, tmp_path / "bf16", max_steps=4, bf16=True)
+    err = capsys.readouterr().err
+    assert "notice: train.bf16 is set but this CPU has no native bfloat16; running in fp32" in err
+    assert info["status"] == "done" and info["bf16"] is False
+    run(data_dir, tmp_path / "fp32", max_steps=4)
+    assert losses(tmp_path / "bf16") == losses(tmp_path / "fp32")  # really fp32

@@ -167,3 +167,28 @@ def test_slurm_profile_dry_run(wf: Path) -> None:
     prepare = proc.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
     assert "threads: 8" in prepare
     assert "mem_mb=16000" in prepare and "runtime=720" in prepare
+
+
+def test_decode_bf16_reaches_translate_and_perplexity(wf: Path) -> None:
+    # decode.bf16 (default false) adds --bf16 to every translate and perplexity command, nothing else.
+    plain = snakemake(wf, "-n", "-p", "--cores", "2").stdout
+    assert "--bf16" not in plain
+    proc = snakemake(wf, "-n", "-p", "--cores", "2", "--config", "decode={batch_size: 100, device: cpu, bf16: true}")
+    commands = [line.split("Shell command:", 1)[-1].strip() for line in proc.stdout.splitlines()
+                if "repro " in line and "Shell command:" in line or line.startswith(("repro ", "export OMP"))]
+    translate = [c for c in commands if "repro translate" in c]
+    perplexity = [c for c in commands if "repro score --model" in c]
+    assert translate and perplexity
+    assert all(" --bf16 " in c for c in translate + perplexity)
+    assert not [c for c in commands if "--bf16" in c and c not in translate + perplexity]
+    assert job_counts(proc.stdout) == job_counts(plain)
+
+
+def test_schema_checks_decode_bf16() -> None:
+    config = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    config["decode"]["bf16"] = True
+    validate(config, str(SCHEMA))
+    config["decode"]["bf16"] = "yes"
+    with pytest.raises(WorkflowError) as info:
+        validate(config, str(SCHEMA))
+    assert "bf16" in str(info.value)

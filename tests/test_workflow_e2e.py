@@ -7,6 +7,7 @@ decoding option reruns decoding and the report but never training.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
     hyps = (work / "decode/reversed-s1/beam2.tok.txt").read_text(encoding="utf-8").splitlines()
     assert row["BLEU (paper's way)"] == pytest.approx(corpus_bleu_paper(hyps, refs), abs=1e-6)
     assert row["device"] == "cpu" and row["parameters (M)"] > 0 and row["train hours"] > 0
+    # every run says why it stopped, and the table counts the converged ones (one epoch: the ceiling)
+    assert json.loads((work / "runs/reversed-s1/run.json").read_text())["stop_reason"] == "epoch_limit"
+    assert row["converged"] == "0/1"
     ensemble = table1[table1["method"] == "Ensemble of 2 reversed LSTMs, beam size 1"].iloc[0]
     assert ensemble["parameters (M)"] == pytest.approx(2 * row["parameters (M)"])
     assert "signature" in (results / "tables/table1.md").read_text(encoding="utf-8")

@@ -10,6 +10,8 @@ HELP = "write the encoder's final state of every layer for each input sentence (
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from repro.cli.translate import add_bf16_option
+
     p = subparsers.add_parser("encode", help=HELP, description=HELP + ". Row i is line i; columns are "
                               "model.context_vector: every layer's h, then (LSTM) every layer's c.")
     p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory written by `repro train`")
@@ -22,13 +24,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--output", required=True, metavar="FILE.npy|FILE.tsv",
                    help="float32 [sentences, dims] .npy, or a .tsv with one tab-separated row per sentence")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    add_bf16_option(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from repro.cli.translate import read_lines, resolve
+    from repro.cli.translate import read_lines, resolve, use_bf16
     from repro.inference.encode import encode_sentences
     from repro.inference.translate import Translator
     from repro.io import atomic_save, atomic_write
@@ -36,12 +39,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.output.endswith((".npy", ".tsv")):
         raise ReproError(f"--output {args.output}: must end in .npy or .tsv")
     lines = read_lines(args.input)
-    translator = Translator.from_runs([args.model], which=args.checkpoint, device=resolve(args.device))
+    device = resolve(args.device)
+    translator = Translator.from_runs([args.model], which=args.checkpoint, device=device)
     ids = translator.source_ids(lines, args.tokenized_input)
     for lineno, sentence in enumerate(ids, 1):
         if not sentence:
             raise DataError("empty sentence (nothing to encode)", args.input or "<stdin>", lineno)
-    vectors = encode_sentences(translator.decoder, ids, args.batch_size, progress=not args.quiet)
+    vectors = encode_sentences(translator.decoder, ids, args.batch_size, progress=not args.quiet,
+                               bf16=use_bf16(args.bf16, device))
     if args.output.endswith(".npy"):
         def save(tmp: str) -> None:
             with open(tmp, "wb") as handle:

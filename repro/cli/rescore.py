@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli.translate import read_lines, resolve, write_lines
+    from repro.cli.translate import read_lines, resolve, use_bf16, write_lines
     from repro.inference.nbest import read_nbest
     from repro.inference.rescore import rescore_nbest, sequence_log_probs
     from repro.inference.translate import Translator
@@ -43,14 +43,15 @@ def run(args: argparse.Namespace) -> int:
     for lineno, e in enumerate(entries, 1):
         if e.sent_id >= len(sources):
             raise DataError(f"sentence id {e.sent_id} but --src has only {len(sources)} lines", args.nbest, lineno)
-    translator = Translator.from_runs(args.model, which=args.checkpoint, device=resolve(args.device))
+    device = resolve(args.device)
+    translator = Translator.from_runs(args.model, which=args.checkpoint, device=device)
     src_ids = translator.source_ids(sources, args.tokenized_input)
     for lineno, ids in enumerate(src_ids, 1):
         if not ids:
             raise DataError("empty source sentence (nothing to encode)", args.src, lineno)
     hyp_ids = [translator.tgt_vocab.encode(e.hypothesis.split()) for e in entries]
     lstm = sequence_log_probs(translator.decoder, [src_ids[e.sent_id] for e in entries], hyp_ids,
-                              args.batch_size, progress=not args.quiet)
+                              args.batch_size, progress=not args.quiet, bf16=use_bf16(args.bf16, device))
     chosen = rescore_nbest(entries, lstm, len(sources), args.weight)
     write_lines(args.output, [c.best.hypothesis if c.best else "" for c in chosen])
     if args.scores:

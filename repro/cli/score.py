@@ -35,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="checkpoint for perplexity (default: best)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="sentences per batch for perplexity (default: 64)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device for perplexity (default: auto)")
+    p.add_argument("--bf16", action="store_true",
+                   help="perplexity: run the model under bfloat16 autocast (the cross-entropy stays fp32); "
+                        "fp32, with a notice, where bf16 is not supported natively")
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE (atomically)")
     return p
 
@@ -58,7 +61,7 @@ def _aligned(name_a: str, a: list, name_b: str, b: list) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli.translate import read_lines, resolve
+    from repro.cli.translate import read_lines, resolve, use_bf16
     from repro.evaluation.bleu import (
         bleu_details, moses_tokenize_lines, multibleu_string, sacrebleu_scores, sentence_stats,
     )
@@ -106,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
             raise ReproError("--model needs --data DATA_DIR (the prepared data holding the split) for perplexity")
         from repro.evaluation.perplexity import run_perplexity
 
-        ppl = run_perplexity(args.model, args.data, args.split, args.checkpoint, args.batch_size,
-                             resolve(args.device))
+        device = resolve(args.device)
+        ppl = run_perplexity(args.model, args.data, args.split, args.checkpoint, args.batch_size, device,
+                             bf16=use_bf16(args.bf16, device))
         # Top-level keys (ppl, nll, nll_sum, tokens, split, checkpoint), as the report reads them.
         sentences = ppl.pop("sentences")
         result.update(ppl)

@@ -57,12 +57,31 @@ def add_model_options(parser: argparse.ArgumentParser, ensemble: bool = True) ->
     parser.add_argument("--batch-size", type=int, default=64, metavar="N",
                         help="sentences per batch (default: 64)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    add_bf16_option(parser)
+
+
+BF16_HELP = ("run the model under bfloat16 autocast (matrix products in bf16: several times faster where the "
+             "CPU has AMX/AVX512-BF16 or the GPU supports bf16); log-softmax and scores stay fp32. Where bf16 "
+             "is not supported natively, a notice is printed and the model runs in fp32")
+
+
+def add_bf16_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bf16", action="store_true", help=BF16_HELP)
 
 
 def resolve(device: str):
     from repro.train.device import resolve_device
 
     return resolve_device(device)
+
+
+def use_bf16(requested: bool, device) -> bool:
+    """Whether ``--bf16`` takes effect on ``device``: fp32 where bf16 is not supported (check_bf16 says why)."""
+    if not requested:
+        return False
+    from repro.train.device import check_bf16
+
+    return check_bf16(device, "--bf16")  # False, with a one-line notice, where bf16 is not supported
 
 
 # ----------------------------------------------------------------------------------- command
@@ -104,9 +123,10 @@ def run(args: argparse.Namespace) -> int:
     if args.length_norm < 0:
         raise ReproError(f"--length-norm must be >= 0, got {args.length_norm}")
     lines = read_lines(args.input)
-    translator = Translator.from_runs(args.model, which=args.checkpoint, device=resolve(args.device))
+    device = resolve(args.device)
+    translator = Translator.from_runs(args.model, which=args.checkpoint, device=device)
     options = DecodeOptions(args.beam, max(args.nbest, 1), args.max_len_a, args.max_len_b, args.length_norm,
-                            args.batch_size)
+                            args.batch_size, bf16=use_bf16(args.bf16, device))
     progress = not args.quiet
     if args.nbest:
         nbest = translator.translate_nbest(lines, options, args.tokenized_input, tokenized_output=True,

@@ -17,8 +17,12 @@ from repro.errors import ReproError
 
 
 def run_perplexity(run_dir: str | Path, data_dir: str | Path, split: str = "test", which: str = "best",
-                   batch_size: int = 64, device: str | torch.device = "cpu") -> dict:
-    """``{"ppl", "nll", "nll_sum", "tokens", "sentences", "split", "checkpoint"}`` of a run on a split."""
+                   batch_size: int = 64, device: str | torch.device = "cpu", bf16: bool = False) -> dict:
+    """``{"ppl", "nll", "nll_sum", "tokens", "sentences", "split", "checkpoint"}`` of a run on a split.
+
+    ``bf16``: the model runs under bf16 autocast (the trainer's ``perplexity(..., bf16=True)``); the
+    cross-entropy is computed in fp32.
+    """
     from repro.train.checkpoint import load_run
     from repro.train.evaluate import perplexity
 
@@ -27,5 +31,5 @@ def run_perplexity(run_dir: str | Path, data_dir: str | Path, split: str = "test
     for side in ("src", "tgt"):
         if Vocab.load(data_dir / f"vocab.{side}.txt").itos != getattr(run, f"{side}_vocab").itos:
             raise ReproError(f"{data_dir}: its {side} vocabulary differs from the one {run_dir} was trained on")
-    result = perplexity(run.model, load_split(data_dir, split), batch_size=batch_size, device=device)
-    return {**result, "split": split, "checkpoint": which}
+    result = perplexity(run.model, load_split(data_dir, split), batch_size=batch_size, device=device, bf16=bf16)
+    return {**result, "split": split, "checkpoint": which, "bf16": bool(bf16)}

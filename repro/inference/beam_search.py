@@ -3,7 +3,13 @@
 The decoder batch holds ``K`` rows per unfinished sentence (row ``a*K + k`` is hypothesis ``k`` of
 active sentence ``a``); every step is one ``decode_step`` call on all of them, and a ``topk`` over
 ``K × V`` candidates per sentence picks the next beam. There is no Python loop over sentences in the
-hot path, only over time steps.
+hot path, only over time steps (and over the hypotheses that finish, when some do).
+
+Cost beyond the model's own step: the candidate scores are added in place into the step's
+log-probabilities; the top ``2K + 1`` are found from the best chunks of each sentence's row (see
+``_topk``) rather than by a ``topk`` over all ``K × V``; ties at the boundary are detected from those
+values alone; the first step runs once per sentence, not ``K`` times; and a step without ties or
+finished hypotheses costs one host sync (which sentences go on).
 
 The rules, stated once:
 
@@ -29,6 +35,7 @@ The rules, stated once:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,21 +81,90 @@ def _top_candidates(candidates: Tensor, k: int) -> tuple[Tensor, Tensor]:
 
     Exact float ties do occur (flat distributions in float32), and ``topk`` resolves them
     arbitrarily — differently for different batch shapes. Ordering them by candidate index (parent
-    row, then word) makes a sentence's result independent of the batch it is decoded in. Rows
-    where a tie straddles the k-th place (rare) are resolved by a stable full sort.
+    row, then word) makes a sentence's result independent of the batch it is decoded in. A finite
+    tie straddling the k-th place is detected from one extra ``topk`` place (the (k+1)-th best equals
+    the k-th), not by a pass over every candidate, and those rows are resolved as a stable full sort
+    would (:func:`_top_with_ties`). A tie at ``-inf`` is left as ``topk`` made it: ``-inf`` candidates
+    never finish and never lead to a finite one, so which of them fill the last places cannot change
+    a result.
     """
-    top_scores, top_index = candidates.topk(k, dim=1)
-    straddles = (candidates >= top_scores[:, -1:]).sum(dim=1) > k
-    if bool(straddles.any()):
-        rows = straddles.nonzero(as_tuple=True)[0]
-        sorted_scores, sorted_index = candidates[rows].sort(dim=1, descending=True, stable=True)
-        top_scores[rows], top_index[rows] = sorted_scores[:, :k], sorted_index[:, :k]
+    n = candidates.size(1)
+    if k >= n:
+        top_scores, top_index = candidates.topk(n, dim=1)
+    else:
+        top_scores, top_index = _topk(candidates, k + 1)
+        kth = top_scores[:, k - 1]
+        straddles = (top_scores[:, k] == kth) & (kth > -math.inf)
+        top_scores, top_index = top_scores[:, :k], top_index[:, :k]
+        if bool(straddles.any()):
+            rows = straddles.nonzero(as_tuple=True)[0]
+            top_scores[rows], top_index[rows] = _top_with_ties(candidates[rows], kth[rows], k)
     top_index, perm = top_index.sort(dim=1)
     top_scores, perm = top_scores.gather(1, perm).sort(dim=1, descending=True, stable=True)
     return top_scores, top_index.gather(1, perm)
 
 
-@torch.inference_mode()
+_CHUNK = 256  # candidates per chunk in _topk (a divisor of the row length near it, where there is one)
+
+
+@functools.lru_cache(maxsize=256)
+def _chunk_size(n: int) -> int:
+    """A chunk length near ``_CHUNK`` that divides ``n`` (no tail to pool), else ``_CHUNK``."""
+    for delta in range(_CHUNK // 2):
+        for size in (_CHUNK - delta, _CHUNK + delta):
+            if n % size == 0:
+                return size
+    return _CHUNK
+
+
+def _topk(candidates: Tensor, m: int) -> tuple[Tensor, Tensor]:
+    """``candidates.topk(m, dim=1)`` (values best first, ties in any order), cheaper for long rows.
+
+    A row of ``K × V`` candidates is cut into chunks of about ``_CHUNK``; the ``m`` chunks with the
+    highest maxima (plus the short tail, if any) are pooled and ``topk`` runs on the pool only. Exact:
+    the ``m`` pooled chunk maxima are ``m`` distinct candidates at least as high as the maximum ``t`` of
+    any chunk left out, so every candidate left out is ``<= t <=`` the ``m``-th best of the pool: the
+    ``m`` best values are the pool's, and a left-out candidate can only equal the ``m``-th of them (a
+    tie at the last place, which callers detect from the values alone).
+    """
+    rows, n = candidates.shape
+    size = _chunk_size(n)
+    n_chunks = n // size
+    if n_chunks < 4 * m:  # the pool would be a large part of the row: a plain topk is as cheap
+        return candidates.topk(m, dim=1)
+    main = candidates[:, : n_chunks * size].unflatten(1, (n_chunks, size))
+    chunks = main.amax(dim=2).topk(m, dim=1).indices  # [rows, m]
+    offsets = torch.arange(size, device=candidates.device)
+    pool = main.gather(1, chunks.unsqueeze(2).expand(rows, m, size)).view(rows, m * size)
+    pool_index = (chunks.unsqueeze(2) * size + offsets).view(rows, m * size)
+    if n_chunks * size < n:
+        pool = torch.cat([pool, candidates[:, n_chunks * size :]], dim=1)
+        tail = torch.arange(n_chunks * size, n, device=candidates.device)
+        pool_index = torch.cat([pool_index, tail.expand(rows, -1)], dim=1)
+    values, where = pool.topk(m, dim=1)
+    return values, pool_index.gather(1, where)
+
+
+def _top_with_ties(candidates: Tensor, kth: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The ``k`` best of each row by (score descending, index ascending), given each row's k-th best score.
+
+    Only the candidates scoring at least ``kth`` are gathered (``k`` plus the tied ones), then ordered by
+    row, score and index with stable sorts of that short list: what a stable full sort of every row
+    would pick, without sorting the rows (a tie is common where logits are rounded to bfloat16).
+    """
+    rows, cols = (candidates >= kth.unsqueeze(1)).nonzero(as_tuple=True)  # row-major: by row, then index
+    values = candidates[rows, cols]
+    order = values.sort(descending=True, stable=True).indices
+    order = order[rows[order].sort(stable=True).indices]  # by row; within a row by score, then index
+    rows, cols, values = rows[order], cols[order], values[order]
+    starts = torch.searchsorted(rows, torch.arange(candidates.size(0), device=rows.device))
+    take = (starts.unsqueeze(1) + torch.arange(k, device=rows.device)).view(-1)
+    return values[take].view(-1, k), cols[take].view(-1, k)
+
+
+# no_grad, not inference_mode: under bf16 autocast, inference mode defeats autocast's cache of the weights'
+# bf16 copies, and every weight would be cast again at every step.
+@torch.no_grad()
 def beam_search(
     model,
     sources: Sequence[Sequence[int]],
@@ -117,60 +193,62 @@ def beam_search(
     K = beam_size
     src, src_lengths = pad_sources(sources, pad_id, device)
     B = src.size(0)
-    limits = torch.tensor(max_lengths(src_lengths.tolist(), max_len_a, max_len_b), dtype=torch.long, device=device)
+    # Maximum lengths live on the host: which sentences are at their limit is known without a device sync.
+    limits = torch.tensor(max_lengths(src_lengths.tolist(), max_len_a, max_len_b), dtype=torch.long)
+    banned = torch.tensor(sorted({pad_id, sos_id}), dtype=torch.long, device=device)
 
-    # Encode once per sentence, then copy each sentence's state to its K beam rows.
+    # Step 0: the K beam rows of a sentence would all hold the same state and read <sos>, so the first
+    # step is decoded once per sentence and its state and log-probabilities are copied to the K rows.
     state = model.init_decoder_state(model.encode(src, src_lengths))
-    state = model.reorder_state(state, torch.arange(B, device=device).repeat_interleave(K))
+    log_probs, state = model.decode_step(torch.full((B,), sos_id, dtype=torch.long, device=device), state)
+    if K > 1:
+        expand = torch.arange(B, device=device).repeat_interleave(K)
+        state = model.reorder_state(state, expand)
+        log_probs = log_probs.index_select(0, expand)
 
     # Only row 0 of each beam is live at the start; the others are -inf placeholders.
     scores = torch.full((B, K), -math.inf, device=device)
     scores[:, 0] = 0.0
-    prev_tokens = torch.full((B * K,), sos_id, dtype=torch.long, device=device)
     history = torch.zeros((B * K, 0), dtype=torch.long, device=device)  # generated words of each row
     step_history = torch.zeros((B * K, 0), device=device)  # per-word log-probabilities of each row
-    sentence_ids = torch.arange(B, device=device)  # original index of each active sentence
+    sentence_ids = torch.arange(B)  # original index of each active sentence (host)
+    active_limits = limits  # maximum length of each active sentence (host)
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
+    n_finished = torch.zeros(B, dtype=torch.long, device=device)  # per active sentence
     # Without length normalisation: the nbest-th best finished score, -inf until there are nbest.
-    nbest_bound = [-math.inf] * B
+    nbest_bound = torch.full((B,), -math.inf, device=device)
+    k_top = min(2 * K, K * log_probs.size(1))
 
     step = 0
-    while sentence_ids.numel() > 0:
+    while True:
         A = sentence_ids.numel()
-        sids = sentence_ids.tolist()  # one device sync per step, not one per hypothesis
-        log_probs, state = model.decode_step(prev_tokens, state)
         V = log_probs.size(1)
-        log_probs[:, pad_id] = -math.inf
-        log_probs[:, sos_id] = -math.inf
-        at_limit = (limits[sentence_ids] <= step).repeat_interleave(K)  # only <eos> may follow
-        if bool(at_limit.any()):
-            eos_column = log_probs[:, eos_id].clone()
-            log_probs[at_limit] = -math.inf
-            log_probs[:, eos_id] = eos_column
+        log_probs.index_fill_(1, banned, -math.inf)
+        at_limit_host = active_limits <= step  # only <eos> may follow
+        lp = log_probs.view(A, K, V)
+        if bool(at_limit_host.any()):
+            at_limit = at_limit_host.nonzero(as_tuple=True)[0].to(device)
+            eos_column = lp[at_limit, :, eos_id]
+            lp.index_fill_(0, at_limit, -math.inf)
+            lp[at_limit, :, eos_id] = eos_column
 
-        candidates = (scores.unsqueeze(2) + log_probs.view(A, K, V)).view(A, K * V)
+        # Scores are added in place (the log-probabilities are this step's own tensor) unless the
+        # per-word log-probabilities are wanted as well.
+        if return_step_scores:
+            candidates = (scores.unsqueeze(2) + lp).view(A, K * V)
+        else:
+            candidates = lp.add_(scores.unsqueeze(2)).view(A, K * V)
         # 2K candidates always hold >= K that do not end in <eos> (each row has one <eos> extension).
-        top_scores, top_index = _top_candidates(candidates, min(2 * K, K * V))
+        top_scores, top_index = _top_candidates(candidates, k_top)
         top_beam = torch.div(top_index, V, rounding_mode="floor")
-        top_token = top_index % V
+        top_token = top_index - top_beam * V
         is_eos = top_token == eos_id
 
         # Finished: <eos> extensions among each sentence's best K, with a finite score.
         finish = is_eos[:, :K] & torch.isfinite(top_scores[:, :K])
         if bool(finish.any()):
-            a_idx, rank = finish.nonzero(as_tuple=True)
-            rows = a_idx * K + top_beam[a_idx, rank]
-            words = history[rows].tolist()
-            step_lp = None
-            if return_step_scores:
-                eos_lp = log_probs[rows, eos_id].unsqueeze(1)
-                step_lp = torch.cat([step_history[rows], eos_lp], dim=1).tolist()
-            for j, (a, s) in enumerate(zip(a_idx.tolist(), top_scores[a_idx, rank].tolist())):
-                sent = sids[a]
-                rank_score = s / (len(words[j]) + 1) ** length_norm if length_norm > 0 else s
-                finished[sent].append(Hypothesis(words[j], s, rank_score, step_lp[j] if step_lp else []))
-                if length_norm == 0 and len(finished[sent]) >= nbest:
-                    nbest_bound[sent] = sorted((h.score for h in finished[sent]), reverse=True)[nbest - 1]
+            _record_finished(finish, top_scores, top_beam, history, step_history, log_probs, sentence_ids,
+                             finished, n_finished, nbest_bound, K, nbest, eos_id, length_norm, return_step_scores)
 
         # The new beam: the best K extensions that do not end in <eos> (stable sort keeps rank order).
         keep = torch.sort(is_eos.to(torch.int8), dim=1, stable=True).indices[:, :K]
@@ -178,27 +256,35 @@ def beam_search(
         new_beam = top_beam.gather(1, keep)
         new_token = top_token.gather(1, keep)
 
-        # Which sentences are done after this step.
-        n_finished = torch.tensor([len(finished[s]) for s in sids], device=device)
-        done = (n_finished >= K) | (limits[sentence_ids] <= step) | ~torch.isfinite(new_scores[:, 0])
+        # Which sentences are done after this step (the one host sync of a step without ties or finishes).
+        best_live = new_scores[:, 0]
+        done = (n_finished >= K) | ~torch.isfinite(best_live)
         if length_norm == 0:
-            bound = torch.tensor([nbest_bound[s] for s in sids], device=device)
-            done |= new_scores[:, 0] < bound
+            done |= best_live < nbest_bound
+        done |= at_limit_host.to(device)
         keep_sent = (~done).nonzero(as_tuple=True)[0]
-        if keep_sent.numel() == 0:
+        n_keep = keep_sent.numel()
+        if n_keep == 0:
             break
 
         # One reorder per step: drop done sentences and follow each kept row to its parent row.
-        parent = (keep_sent.unsqueeze(1) * K + new_beam[keep_sent]).view(-1)
+        if n_keep < A:
+            new_beam, new_token, new_scores = new_beam[keep_sent], new_token[keep_sent], new_scores[keep_sent]
+            n_finished, nbest_bound = n_finished[keep_sent], nbest_bound[keep_sent]
+            keep_host = keep_sent.cpu()
+            sentence_ids, active_limits = sentence_ids[keep_host], active_limits[keep_host]
+            parent = (keep_sent.unsqueeze(1) * K + new_beam).view(-1)
+        else:
+            parent = (torch.arange(0, A * K, K, device=device).unsqueeze(1) + new_beam).view(-1)
         state = model.reorder_state(state, parent)
-        prev_tokens = new_token[keep_sent].view(-1)
+        prev_tokens = new_token.reshape(-1)
         history = torch.cat([history[parent], prev_tokens.unsqueeze(1)], dim=1)
         if return_step_scores:
-            chosen = log_probs.view(A, K, V)[keep_sent.unsqueeze(1), new_beam[keep_sent], new_token[keep_sent]]
-            step_history = torch.cat([step_history[parent], chosen.reshape(-1, 1)], dim=1)
-        scores = new_scores[keep_sent]
-        sentence_ids = sentence_ids[keep_sent]
+            chosen = log_probs.view(A * K, V)[parent, prev_tokens]
+            step_history = torch.cat([step_history[parent], chosen.unsqueeze(1)], dim=1)
+        scores = new_scores
         step += 1
+        log_probs, state = model.decode_step(prev_tokens, state)
 
     results: list[list[Hypothesis]] = []
     for hyps in finished:
@@ -206,6 +292,30 @@ def beam_search(
         ranked = sorted(hyps, key=lambda h: -h.ranking_score)
         results.append(ranked[:nbest])
     return results
+
+
+def _record_finished(finish, top_scores, top_beam, history, step_history, log_probs, sentence_ids, finished,
+                     n_finished, nbest_bound, K, nbest, eos_id, length_norm, return_step_scores) -> None:
+    """Set aside this step's finished hypotheses; update the per-sentence counts and n-best bounds in place."""
+    a_idx, rank = finish.nonzero(as_tuple=True)
+    rows = a_idx * K + top_beam[a_idx, rank]
+    words = history[rows].tolist()
+    step_lp = None
+    if return_step_scores:
+        eos_lp = log_probs[rows, eos_id].unsqueeze(1)
+        step_lp = torch.cat([step_history[rows], eos_lp], dim=1).tolist()
+    sids = sentence_ids.tolist()
+    touched: dict[int, int] = {}
+    for j, (a, s) in enumerate(zip(a_idx.tolist(), top_scores[a_idx, rank].tolist())):
+        sent = sids[a]
+        rank_score = s / (len(words[j]) + 1) ** length_norm if length_norm > 0 else s
+        finished[sent].append(Hypothesis(words[j], s, rank_score, step_lp[j] if step_lp else []))
+        touched[a] = sent
+    n_finished.add_(finish.sum(dim=1))
+    if length_norm == 0:
+        for a, sent in touched.items():
+            if len(finished[sent]) >= nbest:
+                nbest_bound[a] = sorted((h.score for h in finished[sent]), reverse=True)[nbest - 1]
 
 
 def greedy_search(model, sources: Sequence[Sequence[int]], max_len_a: float = 2.0, max_len_b: float = 10.0) -> list[Hypothesis]:

@@ -15,11 +15,16 @@ from repro.inference.beam_search import _model_device, pad_sources
 from repro.models.seq2seq import Seq2Seq
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: under bf16 autocast it would re-cast the weights for every batch
 def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]], batch_size: int = 64,
-                     progress: bool = False) -> np.ndarray:
-    """``[N, num_layers * hidden (* 2 for an LSTM: h then c)]`` float32 context vectors, input order."""
+                     progress: bool = False, bf16: bool = False) -> np.ndarray:
+    """``[N, num_layers * hidden (* 2 for an LSTM: h then c)]`` float32 context vectors, input order.
+
+    ``bf16``: run the encoder under bf16 autocast (the vectors are still returned as float32).
+    """
     from tqdm import tqdm
+
+    from repro.train.device import autocast
 
     device = _model_device(model)
     order = sorted(range(len(sources)), key=lambda i: -len(sources[i]))
@@ -27,7 +32,8 @@ def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]], batch_siz
     for k in tqdm(range(0, len(order), batch_size), desc="encode", unit="batch", disable=not progress):
         batch = order[k : k + batch_size]
         src, lengths = pad_sources([sources[i] for i in batch], PAD_ID, device)
-        vectors = model.context_vector(model.encode(src, lengths)).float().cpu().numpy()
+        with autocast(device, bf16):
+            vectors = model.context_vector(model.encode(src, lengths)).float().cpu().numpy()
         if out is None:
             out = np.zeros((len(sources), vectors.shape[1]), dtype=np.float32)
         out[batch] = vectors

@@ -28,16 +28,22 @@ def _log_probs(decoder: Seq2Seq | Ensemble, src, src_lengths, tgt_in) -> torch.T
     return torch.log_softmax(decoder(src, src_lengths, tgt_in).float(), dim=-1)
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: under bf16 autocast it would re-cast the weights for every batch
 def sequence_log_probs(
     decoder: Seq2Seq | Ensemble,
     sources: Sequence[Sequence[int]],
     targets: Sequence[Sequence[int]],
     batch_size: int = 64,
     progress: bool = False,
+    bf16: bool = False,
 ) -> list[float]:
-    """``log P(target, <eos> | source)`` for aligned id sequences (sources non-empty), batched."""
+    """``log P(target, <eos> | source)`` for aligned id sequences (sources non-empty), batched.
+
+    ``bf16``: run the model under bf16 autocast; the log-softmax and the sums stay fp32.
+    """
     from tqdm import tqdm
+
+    from repro.train.device import autocast
 
     if len(sources) != len(targets):
         raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
@@ -55,7 +61,8 @@ def sequence_log_probs(
             tgt_in[row, : len(t) + 1] = torch.tensor([SOS_ID] + t)
             tgt_out[row, : len(t) + 1] = torch.tensor(t + [EOS_ID])
         tgt_in, tgt_out = tgt_in.to(device), tgt_out.to(device)
-        lp = _log_probs(decoder, src, src_lengths, tgt_in)
+        with autocast(device, bf16):
+            lp = _log_probs(decoder, src, src_lengths, tgt_in)
         picked = lp.gather(2, tgt_out.unsqueeze(2)).squeeze(2).masked_fill(tgt_out == PAD_ID, 0.0)
         for row, value in zip(batch, picked.sum(dim=1).tolist()):
             scores[row] = value

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from repro.data.vocab import Vocab
-from repro.inference.beam_search import Hypothesis, beam_search
+from repro.inference.beam_search import Hypothesis, _model_device, beam_search
 from repro.inference.ensemble import Ensemble, as_decoder, check_same_vocabularies
 from repro.models.seq2seq import Seq2Seq
 
@@ -28,6 +28,7 @@ class DecodeOptions:
     max_len_b: float = 10.0
     length_norm: float = 0.0
     batch_size: int = 64  # sentences per decoder batch (each is beam_size rows)
+    bf16: bool = False  # bf16 autocast: matrix products in bfloat16; log-softmax and scores stay fp32
 
 
 def load_decoder(run_dirs: Sequence[str | Path], which: str = "best", device: str | torch.device = "cpu"):
@@ -48,13 +49,19 @@ def translate_ids(
     """Beam-search many id sequences in length-sorted batches; results in input order.
 
     An empty source has nothing to encode: its translation is the empty hypothesis with score 0.
+    With ``options.bf16`` the model runs under bf16 autocast (one autocast region for every batch, so
+    the weights are cast to bf16 once); log-probabilities and scores are fp32 either way.
     """
     from tqdm import tqdm
+
+    from repro.train.device import autocast
 
     order = sorted((i for i in range(len(sources)) if len(sources[i]) > 0), key=lambda i: -len(sources[i]))
     results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sources]
     batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
-    with tqdm(total=len(order), desc="translate", unit="sent", disable=not progress) as bar:
+    device = _model_device(decoder)
+    with tqdm(total=len(order), desc="translate", unit="sent", disable=not progress) as bar, \
+            autocast(device, options.bf16):
         for batch in batches:
             hyps = beam_search(decoder, [sources[i] for i in batch], options.beam_size, options.nbest,
                                options.max_len_a, options.max_len_b, options.length_norm)

@@ -18,6 +18,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 ATTENTIONS = ("none", "luong")
+# oneDNN (CPU bf16) compiles and caches one matmul, with its own reordered copy of the weights, per input
+# shape (~20 MB each with an 11k vocabulary); the number of rows that reach the output layer (scored
+# tokens, live hypotheses) changes with every batch, so they are padded to a multiple of this.
+CPU_BF16_ROWS = 64
 
 # An RNN state: (h, c) for an LSTM, h for a GRU or vanilla RNN; each tensor is [layers, batch, hidden].
 RNNState = Tensor | tuple[Tensor, Tensor]
@@ -37,6 +41,9 @@ class ModelConfig:
     reverse_source: bool = True
     attention: str = "none"
     init_range: float = 0.08
+    # LSTM forget-gate bias at init (Jozefowicz et al. 2015; Joey NMT uses 1.0); None keeps the paper's
+    # uniform init. Set on bias_ih, with bias_hh's forget slice zeroed, so the gate's bias is exactly this.
+    forget_bias: float | None = None
     pad_id: int = 0
     sos_id: int = 2
     eos_id: int = 3
@@ -51,6 +58,8 @@ class ModelConfig:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.forget_bias is not None and self.cell != "lstm":
+            raise ValueError(f"model.forget_bias applies to LSTM cells only, not {self.cell!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,6 +121,13 @@ class Seq2Seq(nn.Module):
         with torch.no_grad():
             self.src_embedding.weight[self.config.pad_id].zero_()
             self.tgt_embedding.weight[self.config.pad_id].zero_()
+            if self.config.forget_bias is not None:
+                for rnn in (self.encoder, self.decoder):
+                    for name, bias in rnn.named_parameters():
+                        if name.startswith("bias_"):
+                            # PyTorch's LSTM gate order is input, forget, cell, output
+                            forget = bias[self.config.hidden_size:2 * self.config.hidden_size]
+                            forget.fill_(self.config.forget_bias if name.startswith("bias_ih") else 0.0)
 
     def recurrent_parameters(self) -> int:
         return sum(p.numel() for p in self.encoder.parameters()) + sum(p.numel() for p in self.decoder.parameters())
@@ -145,8 +161,8 @@ class Seq2Seq(nn.Module):
             return DecoderState(rnn=encoded.state)
         return DecoderState(rnn=encoded.state, memory=encoded.memory, mask=encoded.mask)
 
-    def _project(self, outputs: Tensor, state: DecoderState) -> Tensor:
-        """Top-layer outputs [B, T, H] to vocabulary logits, through attention when enabled."""
+    def _attend(self, outputs: Tensor, state: DecoderState) -> Tensor:
+        """Top-layer outputs [B, T, H] to the vectors the softmax reads: through attention when enabled."""
         if self.config.attention == "luong":
             assert state.memory is not None and state.mask is not None
             scores = torch.bmm(self.attention_score(outputs), state.memory.transpose(1, 2))  # [B, T, S]
@@ -154,39 +170,82 @@ class Seq2Seq(nn.Module):
             weights = torch.softmax(scores, dim=-1)
             context = torch.bmm(weights, state.memory)
             outputs = torch.tanh(self.attention_combine(torch.cat([context, outputs], dim=-1)))
-        return self.output(self.dropout(outputs))
+        return outputs
+
+    def _project(self, outputs: Tensor, state: DecoderState) -> Tensor:
+        return self._vocab_logits(self.dropout(self._attend(outputs, state)))
+
+    def _vocab_logits(self, vectors: Tensor) -> Tensor:
+        """The output layer on vectors [..., H]; under CPU bf16 autocast, rows padded to ``CPU_BF16_ROWS``."""
+        if not (vectors.device.type == "cpu" and torch.is_autocast_enabled("cpu")):
+            return self.output(vectors)
+        rows = vectors.reshape(-1, vectors.size(-1))
+        pad = -rows.size(0) % CPU_BF16_ROWS
+        logits = self.output(torch.cat([rows, rows.new_zeros(pad, rows.size(1))]) if pad else rows)
+        return logits[: rows.size(0)].reshape(*vectors.shape[:-1], -1)
 
     def decode_step(self, prev_tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One decoder step: previous tokens [B] -> log-probabilities [B, V] and the new state."""
         embedded = self.dropout(self.tgt_embedding(prev_tokens.unsqueeze(1)))
         outputs, rnn_state = self.decoder(embedded, state.rnn)
-        new_state = DecoderState(rnn=rnn_state, memory=state.memory, mask=state.mask)
-        logits = self._project(outputs, new_state).squeeze(1)
-        return torch.log_softmax(logits.float(), dim=-1), new_state
+        new_state = DecoderState(rnn=rnn_state, memory=state.memory, mask=state.mask, extras=state.extras)
+        logits = self._project(outputs, new_state).squeeze(1).float()  # fp32 softmax, also under bf16 autocast
+        if logits.requires_grad:
+            return torch.log_softmax(logits, dim=-1), new_state
+        # Decoding (no autograd): the logits are this step's own tensor, normalised in place (the same
+        # kernel and values, without a second [B, V] buffer to allocate and fill).
+        return torch.log_softmax(logits, dim=-1, out=logits), new_state
 
     @staticmethod
     def reorder_state(state: DecoderState, index: Tensor) -> DecoderState:
-        """Select batch rows of a decoder state (beam search keeps, drops and copies hypotheses)."""
-        return DecoderState(
-            rnn=map_state(state.rnn, lambda s: s.index_select(1, index)),
-            memory=None if state.memory is None else state.memory.index_select(0, index),
-            mask=None if state.mask is None else state.mask.index_select(0, index),
-        )
+        """Select batch rows of a decoder state (beam search keeps, drops and copies hypotheses).
+
+        The attention memory and mask of a row depend only on its source sentence. ``extras["memory_rows"]``
+        records which original row's memory each row holds; when a selection leaves every row on the
+        same source as before (beam search following parents within each sentence's beam), the memory
+        and mask are kept as they are instead of being copied at every step.
+        """
+        rnn = map_state(state.rnn, lambda s: s.index_select(1, index))
+        if state.memory is None:
+            return DecoderState(rnn=rnn, mask=None if state.mask is None else state.mask.index_select(0, index),
+                                extras=state.extras)
+        rows = state.extras.get("memory_rows")
+        if rows is None:
+            rows = torch.arange(state.memory.size(0), device=index.device)
+        new_rows = rows.index_select(0, index)
+        if new_rows.shape == rows.shape and torch.equal(new_rows, rows):
+            memory, mask = state.memory, state.mask
+        else:
+            memory = state.memory.index_select(0, index)
+            mask = None if state.mask is None else state.mask.index_select(0, index)
+        return DecoderState(rnn=rnn, memory=memory, mask=mask, extras={**state.extras, "memory_rows": new_rows})
 
     # ----------------------------------------------------------------------------------- training
     def forward(
-        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, teacher_forcing_ratio: float = 1.0
+        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, teacher_forcing_ratio: float = 1.0,
+        positions: Tensor | None = None, vectors: bool = False,
     ) -> Tensor:
         """Logits [B, T, V] for ``tgt_in`` = <sos> y1 .. y_{T-1} (right-padded).
 
+        ``positions`` (bool [B, T]): return logits [N, V] of those positions only (the scored, non-pad
+        ones), so that the vocabulary projection, the largest matrix product, skips the padding.
+        ``vectors`` (teacher forcing only): return what the output layer would read, [N, H] or [B, T, H],
+        for a loss fused with it (``repro.train.loss.linear_cross_entropy``).
         With ``teacher_forcing_ratio`` < 1 each decoder input after the first is, with probability
         1 - ratio, the model's own previous prediction (argmax) instead of the reference token.
         """
         state = self.init_decoder_state(self.encode(src, src_lengths))
         if teacher_forcing_ratio >= 1.0:
             outputs, _ = self.decoder(self.dropout(self.tgt_embedding(tgt_in)), state.rnn)
-            return self._project(outputs, state)
-        return self._forward_free_running(tgt_in, state, teacher_forcing_ratio)
+            attended = self._attend(outputs, state)
+            if positions is not None:
+                attended = attended[positions]
+            attended = self.dropout(attended)
+            return attended if vectors else self._vocab_logits(attended)
+        if vectors:
+            raise ValueError("vectors=True needs teacher forcing (teacher_forcing_ratio = 1)")
+        logits = self._forward_free_running(tgt_in, state, teacher_forcing_ratio)
+        return logits if positions is None else logits[positions]
 
     def _forward_free_running(self, tgt_in: Tensor, state: DecoderState, ratio: float) -> Tensor:
         logits_per_step = []

@@ -91,6 +91,7 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
         cost = ctx.cost([f"{name}-s{s}" for s in ab.seeds])
         record["parameters (M)"] = round(cost["parameters_M"] / len(ab.seeds), 3)
         record["train hours (all seeds)"] = round(cost["train_hours"], 3)
+        record["converged"] = cost["converged"]
         record["device"] = cost["device"]
         records.append(record)
     df = pd.DataFrame.from_records(records)

@@ -87,9 +87,11 @@ class ReportContext:
         return sentence_stats(hyps, self.refs_tok)
 
     def cost(self, runs: tuple[str, ...] | list[str]) -> dict[str, Any]:
-        """Training cost of the runs behind a system: wall time, device, tokens/s, parameters."""
+        """Training cost of the runs behind a system: wall time, device, tokens/s, parameters, and how
+        many of them stopped converged (``stop_reason``; runs from before it was recorded count as not)."""
         infos = [self.run_info(r) for r in runs]
         return {
+            "converged": f"{sum(i.get('stop_reason') == 'converged' for i in infos)}/{len(infos)}",
             "train_hours": sum(float(i.get("wall_time_s", 0.0)) for i in infos) / 3600.0,
             "device": ",".join(sorted({str(i.get("device", "?")) for i in infos})),
             "tokens_per_s": float(np.mean([float(i.get("tokens_per_s", 0.0)) for i in infos])),

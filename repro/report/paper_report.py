@@ -34,6 +34,7 @@ def _system_row(ctx: ReportContext, system: SystemSpec) -> dict:
         "chrF": scores["chrf"],
         "empty translations": empty_translations(ctx, system),
         "train hours": cost["train_hours"],
+        "converged": cost["converged"],
         "device": cost["device"],
         "train tokens/s": cost["tokens_per_s"],
         "parameters (M)": cost["parameters_M"],
@@ -43,7 +44,8 @@ def _system_row(ctx: ReportContext, system: SystemSpec) -> dict:
 def _cost_columns(ctx: ReportContext, runs: list[str]) -> dict:
     """Training cost of the runs behind a row (all of them: every seed, every ensemble member)."""
     cost = ctx.cost(runs)
-    return {"models": len(runs), "train hours (all models)": cost["train_hours"], "device": cost["device"],
+    return {"models": len(runs), "converged": cost["converged"], "train hours (all models)": cost["train_hours"],
+            "device": cost["device"],
             "train tokens/s": cost["tokens_per_s"], "parameters (M, all models)": cost["parameters_M"]}
 
 

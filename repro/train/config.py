@@ -1,4 +1,4 @@
-"""Training settings. The defaults are the paper's recipe (§3.4); FACTS.md lists it."""
+"""Training settings. The defaults are the paper's recipe (§3.4)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,20 @@ class TrainConfig:
     decay_start_epoch: float = 5.0
     decay_every_epochs: float = 0.5
     decay_factor: float = 0.5
+    # convergence (off by default, so the paper's fixed recipe is unchanged). lr_schedule "plateau":
+    # multiply the rate by decay_factor when validation perplexity has not improved for
+    # plateau_patience evaluations (torch's ReduceLROnPlateau). Stop, as converged, after
+    # early_stopping_patience evaluations without improvement or once the rate falls below min_lr;
+    # epochs stays the ceiling. An improvement is a relative drop of more than min_improvement.
+    plateau_patience: int = 1
+    early_stopping_patience: int | None = None
+    min_lr: float = 0.0
+    min_improvement: float = 0.0
     # loss = sum of target-token cross-entropies / sentences in the batch; clip ||g|| at 5 after that
     clip_norm: float = 5.0
     teacher_forcing_ratio: float = 1.0
+    # label smoothing of the training loss (Szegedy et al. 2016); perplexities stay the true ones
+    label_smoothing: float = 0.0
     # batches: 128 sentences of similar length
     batch_size: int = 128
     batch_by: str = "sentences"
@@ -63,10 +74,18 @@ class TrainConfig:
             raise bad(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if not self.lr > 0 or not self.epochs > 0:
             raise bad("lr and epochs must be positive")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise bad(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0.0 < self.decay_factor < 1.0:
+            raise bad(f"decay_factor must be in (0, 1), got {self.decay_factor}")
+        if self.min_lr < 0 or self.min_improvement < 0:
+            raise bad("min_lr and min_improvement must be >= 0")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise bad(f"early_stopping_patience must be positive or null, got {self.early_stopping_patience}")
         if not 0.0 <= self.teacher_forcing_ratio <= 1.0:
             raise bad(f"teacher_forcing_ratio must be in [0, 1], got {self.teacher_forcing_ratio}")
         for name in ("batch_size", "max_tokens", "bucket_pool_batches", "eval_batch_size", "log_every_steps",
-                     "save_every_steps"):
+                     "save_every_steps", "plateau_patience"):
             if int(getattr(self, name)) < 1:
                 raise bad(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("eval_every_steps", "num_workers"):
@@ -91,6 +110,6 @@ class TrainConfig:
 
 
 # Settings that may change when a run is resumed: they do not change what the run computes
-# (epochs / max_steps only move the end).
-RESUMABLE_CHANGES = ("epochs", "max_steps", "eval_every_steps", "log_every_steps", "save_every_steps",
+# (epochs / max_steps only move the end; patience and min_lr only decide when a run counts as converged).
+RESUMABLE_CHANGES = ("epochs", "max_steps", "early_stopping_patience", "min_lr", "eval_every_steps", "log_every_steps", "save_every_steps",
                      "num_workers", "progress", "device", "eval_batch_size")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import torch
 
@@ -31,13 +32,29 @@ def autocast(device: torch.device, bf16: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def check_bf16(device: torch.device) -> None:
-    """Fail early, with a clear message, where bf16 autocast cannot run."""
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ReproError(f"train.bf16 is set but {torch.cuda.get_device_name(device)} does not support bfloat16")
+def bf16_unsupported_reason(device: torch.device) -> str | None:
+    """Why bf16 would not pay here, or None where it runs natively: on CUDA the GPU must support bfloat16;
+    on a CPU, the matrix units must (AVX512-BF16 or AMX; elsewhere PyTorch emulates bf16, slower than
+    fp32), and bf16 autocast of an LSTM must work in this build."""
+    if device.type == "cuda":
+        if not torch.cuda.is_bf16_supported():
+            return f"{torch.cuda.get_device_name(device)} does not support bfloat16"
+    elif device.type == "cpu":
+        if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+            return "this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX)"
     try:
         with autocast(device, True):
             lstm = torch.nn.LSTM(4, 4, batch_first=True).to(device)
             lstm(torch.zeros(1, 2, 4, device=device))
     except Exception as exc:  # pragma: no cover - depends on the torch build
-        raise ReproError(f"train.bf16 is set but bf16 autocast does not work on {device.type} here: {exc}") from exc
+        return f"bf16 autocast does not work on {device.type} in this PyTorch build ({exc})"
+    return None
+
+
+def check_bf16(device: torch.device, setting: str = "bf16") -> bool:
+    """Whether to run in bf16 when ``setting`` asks for it: yes where it is supported; otherwise fp32,
+    with a one-line notice on stderr (never an error: the numbers are the same, only slower)."""
+    reason = bf16_unsupported_reason(device)
+    if reason is not None:
+        print(f"notice: {setting} is set but {reason}; running in fp32", file=sys.stderr)
+    return reason is None

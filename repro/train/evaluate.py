@@ -5,19 +5,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from repro.data.batching import BatchSampler, iterate_collated
 from repro.data.storage import ParallelSplit
-from repro.data.vocab import PAD_ID
 from repro.models.seq2seq import Seq2Seq
 from repro.train.device import autocast
-
-
-def token_nll(logits: torch.Tensor, tgt_out: torch.Tensor) -> torch.Tensor:
-    """Sum of target-token cross-entropies (pad ignored), in float32 whatever the logits' dtype."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), tgt_out.reshape(-1),
-                           ignore_index=PAD_ID, reduction="sum")
+from repro.train.loss import scored_positions, token_losses
 
 
 @torch.no_grad()
@@ -37,9 +30,10 @@ def perplexity(model: Seq2Seq, split: ParallelSplit, batch_size: int = 64, devic
     try:
         for batch in iterate_collated(split, sampler.epoch_batches(0)):
             batch = batch.to(device)
+            positions = scored_positions(batch.tgt_out)
             with autocast(device, bf16):
-                logits = model(batch.src, batch.src_lengths, batch.tgt_in)
-            nll_sum += float(token_nll(logits, batch.tgt_out))
+                logits = model(batch.src, batch.src_lengths, batch.tgt_in, positions=positions)
+            nll_sum += float(token_losses(logits, batch.tgt_out[positions])[1])
             tokens += batch.num_tgt_tokens
     finally:
         model.train(was_training)

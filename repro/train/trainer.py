@@ -19,7 +19,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,9 @@ from repro.train.checkpoint import (
 from repro.train.config import RESUMABLE_CHANGES, TrainConfig
 from repro.train.device import autocast, check_bf16, resolve_device
 from repro.train.distributed import DistInfo
-from repro.train.evaluate import perplexity, token_nll
-from repro.train.schedule import crossed, learning_rate
+from repro.train.evaluate import perplexity
+from repro.train.loss import linear_cross_entropy, scored_positions, token_losses
+from repro.train.schedule import Convergence, crossed, learning_rate
 
 _EPS = 1e-9
 
@@ -68,9 +69,13 @@ class StepResult:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    # Multi-tensor updates instead of a Python loop over the parameters. Adam's fused kernel (CPU and CUDA)
+    # was 3.6x faster than foreach on a 2x256 model with 11k vocabularies on one CPU thread (126 -> 35 ms
+    # a step); SGD's fused kernel gains nothing on the CPU, so it stays foreach.
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.0)
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas), eps=cfg.adam_eps)
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.0, foreach=True)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas), eps=cfg.adam_eps,
+                            fused=True)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -90,6 +95,7 @@ def training_step(
     bf16: bool = False,
     dist_info: DistInfo = DistInfo(),
     weight: float = 1.0,
+    label_smoothing: float = 0.0,
 ) -> StepResult:
     """One optimisation step on ``batch`` (already on ``device``); raises :class:`Diverged` *before*
     updating the parameters when the loss or the gradient norm is not finite.
@@ -100,10 +106,20 @@ def training_step(
     """
     global_sentences = global_sentences or batch.num_sentences
     optimizer.zero_grad(set_to_none=True)
-    with autocast(device, bf16):
-        logits = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing_ratio=teacher_forcing_ratio)
-    nll = token_nll(logits, batch.tgt_out)
-    loss = nll * (weight * dist_info.world_size / global_sentences)
+    positions = scored_positions(batch.tgt_out)
+    targets = batch.tgt_out[positions]
+    if teacher_forcing_ratio >= 1.0:  # the output layer and the loss fused (repro.train.loss)
+        with autocast(device, bf16):
+            vectors = model(batch.src, batch.src_lengths, batch.tgt_in, positions=positions, vectors=True)
+        output = getattr(model, "module", model).output  # DDP wraps the model
+        objective, nll = linear_cross_entropy(vectors, output.weight, output.bias, targets, label_smoothing,
+                                              torch.bfloat16 if bf16 else torch.float32)
+    else:
+        with autocast(device, bf16):
+            logits = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing_ratio=teacher_forcing_ratio,
+                           positions=positions)
+        objective, nll = token_losses(logits, targets, label_smoothing)
+    loss = objective * (weight * dist_info.world_size / global_sentences)
     loss.backward()
     params = [p for p in model.parameters() if p.grad is not None]
     grad_norm = clip_grad_norm_(params, clip_norm if clip_norm else math.inf, foreach=True)
@@ -228,16 +244,32 @@ class _Logger:
 
 @dataclass
 class _State:
+    """The trainer's position and accumulators; checkpointed by field name."""
+
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
-    best_valid_ppl: float = math.inf
     elapsed_s: float = 0.0  # wall time, evaluation and checkpoints included
     train_time_s: float = 0.0  # time in training steps only
     tokens_total: int = 0
     # sums since the last training log entry
     interval: dict[str, float] = field(default_factory=lambda: {"nll": 0.0, "tokens": 0, "sentences": 0,
                                                                  "grad_norm": 0.0, "steps": 0, "time": 0.0})
+    convergence: Convergence = field(default_factory=Convergence)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> _State:
+        known = {f.name for f in fields(cls)}
+        state = cls(**{k: v for k, v in values.items() if k in known})
+        state.interval = dict(state.interval)
+        if isinstance(state.convergence, dict):
+            state.convergence = Convergence(**state.convergence)
+        elif "best_valid_ppl" in values:  # a checkpoint from before convergence tracking
+            state.convergence = Convergence(best_valid_ppl=values["best_valid_ppl"])
+        return state
 
 
 # ------------------------------------------------------------------------------------------- the loop
@@ -248,19 +280,19 @@ def train(data_dir: str | Path, run_dir: str | Path, model_section: dict[str, An
     cfg = train_config or TrainConfig()
     dist_info = distributed.from_env()
     device = resolve_device(cfg.device, dist_info.local_rank if dist_info.enabled else None)
-    if cfg.bf16:
-        check_bf16(device)
+    bf16 = cfg.bf16 and check_bf16(device, "train.bf16")
     distributed.init(dist_info, device)
     try:
-        return _Run(data_dir, run_dir, model_section, cfg, dist_info, device).run()
+        return _Run(data_dir, run_dir, model_section, cfg, dist_info, device, bf16).run()
     finally:
         distributed.shutdown()
 
 
 class _Run:
     def __init__(self, data_dir: Path, run_dir: Path, model_section: dict[str, Any] | None, cfg: TrainConfig,
-                 dist_info: DistInfo, device: torch.device) -> None:
+                 dist_info: DistInfo, device: torch.device, bf16: bool) -> None:
         self.data_dir, self.run_dir, self.cfg = data_dir, run_dir, cfg
+        self.bf16 = bf16  # train.bf16 where the device supports it (else fp32, with a notice)
         self.dist, self.device = dist_info, device
         self.main = dist_info.is_main
         self.model_config = model_config_for(data_dir, model_section)
@@ -308,9 +340,7 @@ class _Run:
         if self.payload is not None:
             self.model.load_state_dict(self.payload["model"])
             self.optimizer.load_state_dict(self.payload["optimizer"])
-            t = self.payload["trainer"]
-            state = _State(t["step"], t["epoch"], t["batch_in_epoch"], t["best_valid_ppl"], t["elapsed_s"],
-                           t["train_time_s"], t["tokens_total"], dict(t["interval"]))
+            state = _State.from_dict(self.payload["trainer"])
             if self.main:
                 print(f"{self.run_dir}: resuming from {self.last_path} at step {state.step} "
                       f"(epoch {state.epoch}, batch {state.batch_in_epoch})", file=sys.stderr)
@@ -343,6 +373,8 @@ class _Run:
         self._write_run_json("running")
         try:
             self._loop()
+            if self.main:
+                print(f"{self.run_dir}: {self._stop_message()}", file=sys.stderr)
         except Diverged as exc:
             self._write_run_json("diverged")
             last = (f"the last good checkpoint is {self.last_path} (step {self._saved_step})" if self._saved_step
@@ -354,6 +386,18 @@ class _Run:
             self.logger.close()
         return self._write_run_json("done")
 
+    def _stop_message(self) -> str:
+        cfg, s, conv = self.cfg, self.state, self.state.convergence
+        reason = self._stop_reason()
+        why = {"converged": (f"validation perplexity did not improve in {conv.evals_since_best} evaluations"
+                             if cfg.early_stopping_patience and conv.evals_since_best >= cfg.early_stopping_patience
+                             else f"the learning rate fell below train.min_lr = {cfg.min_lr:g}"),
+               "epoch_limit": f"reached the epoch ceiling train.epochs = {cfg.epochs:g}",
+               "max_steps": f"reached train.max_steps = {cfg.max_steps}"}.get(reason, "")
+        best = (f"; best validation perplexity {conv.best_valid_ppl:.3f} at epoch {conv.best_epoch:.2f} "
+                f"(step {conv.best_step})" if math.isfinite(conv.best_valid_ppl) else "")
+        return f"stopped at step {s.step} (epoch {self._epoch_float():.2f}): {reason}, {why}{best}"
+
     # ----------------------------------------------------------------------------- bookkeeping
     def _epoch_float(self) -> float:
         s = self.state
@@ -364,13 +408,17 @@ class _Run:
         return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
 
     def _run_info(self, status: str) -> dict[str, Any]:
-        s = self.state
+        s, conv = self.state, self.state.convergence
+        finite = math.isfinite(conv.best_valid_ppl)
         return {"data_dir": str(self.data_dir), "model": self.model_config.to_dict(), "train": self.cfg.to_dict(),
-                "parameters": self.parameters, "device": str(self.device), "world_size": self.dist.world_size,
+                "parameters": self.parameters, "device": str(self.device), "bf16": self.bf16, "world_size": self.dist.world_size,
                 "status": status, "wall_time_s": round(s.elapsed_s, 3), "step": s.step,
                 "epoch": round(self._epoch_float(), 6), "train_pairs": self.train_pairs,
                 "tokens_per_s": round(s.tokens_total / s.train_time_s, 1) if s.train_time_s > 0 else None,
-                "best_valid_ppl": s.best_valid_ppl if math.isfinite(s.best_valid_ppl) else None}
+                "best_valid_ppl": conv.best_valid_ppl if finite else None,
+                "best_epoch": round(conv.best_epoch, 6) if finite else None,
+                "best_step": conv.best_step if finite else None,
+                "stop_reason": self._stop_reason() if status == "done" else None}
 
     def _write_run_json(self, status: str) -> dict[str, Any]:
         info = self._run_info(status)
@@ -392,10 +440,7 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "train_config": self.cfg.to_dict(),
             "schedule": {"kind": self.cfg.lr_schedule, "lr": self._lr, "epoch": self._epoch_float()},
-            "trainer": {"step": s.step, "epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch,
-                        "best_valid_ppl": s.best_valid_ppl, "elapsed_s": s.elapsed_s, "train_time_s": s.train_time_s,
-                        "tokens_total": s.tokens_total, "interval": dict(s.interval),
-                        "world_size": self.dist.world_size, "train_pairs": self.train_pairs},
+            "trainer": {**s.to_dict(), "world_size": self.dist.world_size, "train_pairs": self.train_pairs},
             "rng": rngs,
         }
         if best:
@@ -418,23 +463,45 @@ class _Run:
         s.interval = {k: 0 if k in ("tokens", "sentences", "steps") else 0.0 for k in acc}
 
     def _validate(self) -> bool:
-        """Valid perplexity on rank 0; returns whether it is the best so far."""
-        if not self.main:
-            return False
-        result = perplexity(self.model, self.valid_split, self.cfg.eval_batch_size, self.device, self.cfg.bf16)
-        s = self.state
-        best = result["ppl"] < s.best_valid_ppl
-        if best:
-            s.best_valid_ppl = result["ppl"]
-        self.logger.write({"kind": "valid", "step": s.step, "epoch": round(self._epoch_float(), 6),
-                           "valid_ppl": result["ppl"], "valid_nll": result["nll"], "valid_tokens": result["tokens"],
-                           "best": best})
+        """Valid perplexity (computed on rank 0, shared with every rank so that the schedule and the stop
+        rule agree); returns whether it is the best so far."""
+        result = None
+        if self.main:
+            result = perplexity(self.model, self.valid_split, self.cfg.eval_batch_size, self.device, self.bf16)
+        ppl = distributed.broadcast_object(result["ppl"] if result else None, self.dist)
+        cfg, s = self.cfg, self.state
+        best = s.convergence.update(ppl, s.step, self._epoch_float(), min_improvement=cfg.min_improvement,
+                                    plateau_patience=cfg.plateau_patience if cfg.lr_schedule == "plateau" else None)
+        if result is not None:
+            self.logger.write({"kind": "valid", "step": s.step, "epoch": round(self._epoch_float(), 6),
+                               "valid_ppl": result["ppl"], "valid_nll": result["nll"],
+                               "valid_tokens": result["tokens"], "best": best,
+                               "evals_since_best": s.convergence.evals_since_best})
         return best
 
     # ----------------------------------------------------------------------------- the loop
+    def _learning_rate(self, epoch: float) -> float:
+        cfg = self.cfg
+        return learning_rate(cfg.lr_schedule, epoch, cfg.lr, cfg.decay_start_epoch, cfg.decay_every_epochs,
+                             cfg.decay_factor, self.state.convergence.plateau_decays)
+
+    def _stop_reason(self) -> str | None:
+        """Why training stops now: ``converged`` (early stopping, or the rate fell below ``min_lr``),
+        ``epoch_limit``, ``max_steps``; None while it goes on. Recomputed from the state, so a resumed
+        run with a larger patience or ceiling continues."""
+        cfg, s, conv = self.cfg, self.state, self.state.convergence
+        if cfg.early_stopping_patience and conv.evals_since_best >= cfg.early_stopping_patience:
+            return "converged"
+        if cfg.min_lr > 0 and self._learning_rate(self._epoch_float()) < cfg.min_lr * (1 - _EPS):
+            return "converged"
+        if self._epoch_float() >= cfg.epochs - _EPS:
+            return "epoch_limit"
+        if cfg.max_steps is not None and s.step >= cfg.max_steps:
+            return "max_steps"
+        return None
+
     def _done(self) -> bool:
-        cfg, s = self.cfg, self.state
-        return self._epoch_float() >= cfg.epochs - _EPS or (cfg.max_steps is not None and s.step >= cfg.max_steps)
+        return self._stop_reason() is not None
 
     def _loop(self) -> None:
         cfg, s, dev = self.cfg, self.state, self.device
@@ -461,13 +528,13 @@ class _Run:
                     if self._done():
                         break
                     epoch_before = self._epoch_float()
-                    self._lr = learning_rate(cfg.lr_schedule, epoch_before, cfg.lr, cfg.decay_start_epoch,
-                                             cfg.decay_every_epochs, cfg.decay_factor)
+                    self._lr = self._learning_rate(epoch_before)
                     set_lr(self.optimizer, self._lr)
                     result = training_step(self.ddp_model, self.optimizer, batch.to(dev, non_blocking=True),
                                            global_sentences=len(gb), clip_norm=cfg.clip_norm,
                                            teacher_forcing_ratio=cfg.teacher_forcing_ratio, device=dev,
-                                           bf16=cfg.bf16, dist_info=self.dist, weight=weight)
+                                           bf16=self.bf16, dist_info=self.dist, weight=weight,
+                                           label_smoothing=cfg.label_smoothing)
                     now = time.perf_counter()
                     s.step += 1
                     s.batch_in_epoch += 1
@@ -489,6 +556,8 @@ class _Run:
                     evaluate = (crossed(epoch_before, self._epoch_float(), cfg.eval_every_epochs)
                                 or (cfg.eval_every_steps and s.step % cfg.eval_every_steps == 0) or finished)
                     best = self._validate() if evaluate else False
+                    if evaluate and not finished and self._done():  # converged: log the last steps too
+                        self._log_train()
                     s.elapsed_s += time.perf_counter() - wall
                     wall = time.perf_counter()
                     if evaluate or s.step % cfg.save_every_steps == 0:

@@ -74,6 +74,14 @@ def decode_option(name, default):
     return config.get("decode", {}).get(name, default)
 
 
+def decode_bf16_flag():
+    """' --bf16' when config["decode"]["bf16"] is true (``snakemake --config`` gives the string "true"), else ''."""
+    value = decode_option("bf16", False)
+    if isinstance(value, str):
+        value = value.lower() == "true"
+    return " --bf16" if value else ""
+
+
 def decode_runs(wildcards):
     """Run directories decoded together for a system: one run, or an ensemble's runs (by name)."""
     runs = runs_of_decoder(wildcards.system)

@@ -9,7 +9,8 @@
 #   {WORK}/perplexity/{run}.json                `repro score --model`: ppl, nll, tokens on the test split
 # {system} is a run name or an ensemble "ensemble-<variant>-s<seed>+<seed>+..."
 # (repro.experiments.decoder_name / runs_of_decoder). Decoding options come from config["decode"]:
-# max_len_a, max_len_b, length_norm, batch_size, device.
+# max_len_a, max_len_b, length_norm, batch_size, device, and bf16 (translate and perplexity run the
+# model under bf16 autocast: `--bf16`; scores stay fp32; fp32 with a notice where bf16 is unsupported).
 
 from repro.experiments import runs_of_decoder
 
@@ -30,6 +31,7 @@ rule translate:
         length_norm=decode_option("length_norm", 0.0),
         batch_size=decode_option("batch_size", 64),
         device=decode_option("device", "auto"),
+        bf16=decode_bf16_flag(),
     log:
         f"{LOGS}/translate/{{system}}/beam{{beam}}.log",
     wildcard_constraints:
@@ -45,7 +47,7 @@ rule translate:
         "repro translate {params.models} --beam {wildcards.beam} --input {input.data}/test.raw.src"
         " --output {output.detok} --tokenized-copy {output.tok}"
         " --max-len-a {params.max_len_a} --max-len-b {params.max_len_b} --length-norm {params.length_norm}"
-        " --batch-size {params.batch_size} --device {params.device} > {log} 2>&1"
+        " --batch-size {params.batch_size} --device {params.device}{params.bf16} > {log} 2>&1"
 
 
 rule score:
@@ -76,6 +78,7 @@ rule perplexity:
         ppl=f"{WORK}/perplexity/{{run}}.json",
     params:
         device=decode_option("device", "auto"),
+        bf16=decode_bf16_flag(),
     log:
         f"{LOGS}/perplexity/{{run}}.log",
     wildcard_constraints:
@@ -86,4 +89,4 @@ rule perplexity:
     shell:
         "export OMP_NUM_THREADS={threads}; "
         "repro score --model {input.run} --data {input.data} --split test --device {params.device}"
-        " --batch-size 100 --output {output.ppl} > {log} 2>&1"
+        " --batch-size 100{params.bf16} --output {output.ppl} > {log} 2>&1"
