@@ -66,6 +66,7 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
 
     claims = (results / "claims.md").read_text(encoding="utf-8")
     assert "## Rule" in claims and "Reversing the source helps" in claims
+    assert "paper §3.3; Luong et al. 2015" in claims and "explainer" not in claims  # published sources only
     rows = [line for line in claims.splitlines() if re.match(r"\| \d+ \|", line)]
     # reversal, teacher forcing, context vector vs length, gradients, cells, reversal x attention (no depth axis)
     assert len(rows) == 6

@@ -1,4 +1,4 @@
-"""The paper's own numbers (from ../shared/paper/FACTS.md), the "paper" column of every table.
+"""The paper's own numbers (Sutskever, Vinyals & Le 2014), the "paper" column of every table.
 
 Each entry names its section so the tables can cite it. Never tune anything toward these.
 """
@@ -57,7 +57,7 @@ DEPTH_PERPLEXITY_REDUCTION_PER_LAYER = 0.10
 
 SPEED = {"words_per_s_one_gpu": 1_700, "words_per_s_eight_gpus": 6_300, "training_days": 10, "section": "§3.5"}
 
-# Related work quoted by FACTS.md for the ablations (cite as such, not as the paper's).
+# Related work for the ablations, from the published papers (cite as such, not as the paper's).
 RELATED = {
     "luong2015_reverse": "Luong, Pham & Manning 2015 (En→De, 4×1000, no attention): +reverse 11.3 → 12.6 BLEU, "
     "perplexity 10.6 → 9.9",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 BASE_URL = "http://www-lium.univ-lemans.fr/~schwenk/cslm_joint_paper/data/"
 TRAIN_CORPORA = ("ep7_pc45", "nc9", "dev08_11", "crawl", "ccb2_pc30", "un2000_pc34")
-DEV_TEST_MD5 = "7d7897317ddd8ba0ae5c5fa7248d3ff5"  # FACTS.md
+DEV_TEST_MD5 = "7d7897317ddd8ba0ae5c5fa7248d3ff5"  # dev+test archive published beside the corpus
 
 
 def default_cache_dir() -> Path:
