@@ -387,13 +387,8 @@ class _Run:
         return self._write_run_json("done")
 
     def _stop_message(self) -> str:
-        cfg, s, conv = self.cfg, self.state, self.state.convergence
-        reason = self._stop_reason()
-        why = {"converged": (f"validation perplexity did not improve in {conv.evals_since_best} evaluations"
-                             if cfg.early_stopping_patience and conv.evals_since_best >= cfg.early_stopping_patience
-                             else f"the learning rate fell below train.min_lr = {cfg.min_lr:g}"),
-               "epoch_limit": f"reached the epoch ceiling train.epochs = {cfg.epochs:g}",
-               "max_steps": f"reached train.max_steps = {cfg.max_steps}"}.get(reason, "")
+        s, conv = self.state, self.state.convergence
+        reason, why = self._stop() or (None, "")
         best = (f"; best validation perplexity {conv.best_valid_ppl:.3f} at epoch {conv.best_epoch:.2f} "
                 f"(step {conv.best_step})" if math.isfinite(conv.best_valid_ppl) else "")
         return f"stopped at step {s.step} (epoch {self._epoch_float():.2f}): {reason}, {why}{best}"
@@ -411,14 +406,15 @@ class _Run:
         s, conv = self.state, self.state.convergence
         finite = math.isfinite(conv.best_valid_ppl)
         return {"data_dir": str(self.data_dir), "model": self.model_config.to_dict(), "train": self.cfg.to_dict(),
-                "parameters": self.parameters, "device": str(self.device), "bf16": self.bf16, "world_size": self.dist.world_size,
+                "parameters": self.parameters, "device": str(self.device), "bf16": self.bf16,
+                "world_size": self.dist.world_size,
                 "status": status, "wall_time_s": round(s.elapsed_s, 3), "step": s.step,
                 "epoch": round(self._epoch_float(), 6), "train_pairs": self.train_pairs,
                 "tokens_per_s": round(s.tokens_total / s.train_time_s, 1) if s.train_time_s > 0 else None,
                 "best_valid_ppl": conv.best_valid_ppl if finite else None,
                 "best_epoch": round(conv.best_epoch, 6) if finite else None,
                 "best_step": conv.best_step if finite else None,
-                "stop_reason": self._stop_reason() if status == "done" else None}
+                "stop_reason": (self._stop() or (None,))[0] if status == "done" else None}
 
     def _write_run_json(self, status: str) -> dict[str, Any]:
         info = self._run_info(status)
@@ -485,23 +481,23 @@ class _Run:
         return learning_rate(cfg.lr_schedule, epoch, cfg.lr, cfg.decay_start_epoch, cfg.decay_every_epochs,
                              cfg.decay_factor, self.state.convergence.plateau_decays)
 
-    def _stop_reason(self) -> str | None:
-        """Why training stops now: ``converged`` (early stopping, or the rate fell below ``min_lr``),
-        ``epoch_limit``, ``max_steps``; None while it goes on. Recomputed from the state, so a resumed
-        run with a larger patience or ceiling continues."""
+    def _stop(self) -> tuple[str, str] | None:
+        """Why training stops now, as (reason, what triggered it): ``converged`` (early stopping, or the
+        rate fell below ``min_lr``), ``epoch_limit``, ``max_steps``; None while it goes on. Recomputed
+        from the state, so a resumed run with a larger patience or ceiling continues."""
         cfg, s, conv = self.cfg, self.state, self.state.convergence
         if cfg.early_stopping_patience and conv.evals_since_best >= cfg.early_stopping_patience:
-            return "converged"
+            return "converged", f"validation perplexity did not improve in {conv.evals_since_best} evaluations"
         if cfg.min_lr > 0 and self._learning_rate(self._epoch_float()) < cfg.min_lr * (1 - _EPS):
-            return "converged"
+            return "converged", f"the learning rate fell below train.min_lr = {cfg.min_lr:g}"
         if self._epoch_float() >= cfg.epochs - _EPS:
-            return "epoch_limit"
+            return "epoch_limit", f"reached the epoch ceiling train.epochs = {cfg.epochs:g}"
         if cfg.max_steps is not None and s.step >= cfg.max_steps:
-            return "max_steps"
+            return "max_steps", f"reached train.max_steps = {cfg.max_steps}"
         return None
 
     def _done(self) -> bool:
-        return self._stop_reason() is not None
+        return self._stop() is not None
 
     def _loop(self) -> None:
         cfg, s, dev = self.cfg, self.state, self.device
