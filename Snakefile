@@ -1,7 +1,8 @@
 # seq2seq-repro: Sutskever, Vinyals & Le (2014) as a Snakemake workflow.
 #   snakemake --cores all                                            the offline demo (default)
 #   snakemake --cores all --configfile workflows/config/<name>.yaml  another experiment
-# Intermediates go to work/<experiment>/, final outputs to results/<experiment>/.
+# Intermediates go to work/<experiment>/, final outputs to results/<experiment>/; the run ends by comparing
+# them with the committed reference, results/reference/<experiment>/.
 
 # The demo is the default experiment. A --configfile given on the command line replaces it instead
 # of being deep-merged into it (Snakemake's default), so that no demo value leaks into another
@@ -17,6 +18,7 @@ include: "workflows/rules/train.smk"
 include: "workflows/rules/decode.smk"
 include: "workflows/rules/paper.smk"
 include: "workflows/rules/ablations.smk"
+include: "workflows/rules/reference.smk"
 
 
 localrules:
@@ -24,11 +26,13 @@ localrules:
     step_config,
 
 
-# Everything the experiment config asks for: the paper's tables and figures.
 rule all:
+    """Everything the experiment config asks for: the paper's tables and figures, the ablations, and the
+    comparison of this run with the committed reference."""
     input:
         PAPER_OUTPUTS,
         ablation_outputs(),
+        f"{RESULTS}/comparison.md",
     default_target: True
 
 
@@ -48,8 +52,10 @@ rule step_config:
 
 
 onsuccess:
-    print(
-        f"\nseq2seq-repro: experiment '{EXP}' is complete: tables and figures are in {RESULTS}/.\n"
-        f"HTML report: snakemake --report {RESULTS}/report.html"
-        + ("" if EXP == "demo" else f" --configfile <the config of {EXP}>")
-    )
+    if print_comparison():
+        configfile_hint = "" if EXP == "demo" else f" --configfile <the config of {EXP}>"
+        print(
+            f"\nseq2seq-repro: experiment '{EXP}' is complete: tables and figures are in {RESULTS}/, the "
+            f"committed reference in {REFERENCE}/.\n"
+            f"HTML report: snakemake --report {RESULTS}/report.html{configfile_hint}"
+        )

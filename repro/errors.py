@@ -5,6 +5,10 @@ class ReproError(Exception):
     """A problem with the user's input or environment, with a message that says what and where."""
 
 
+class ConfigError(ReproError):
+    """A config file, section, key or value that is unknown or of the wrong type; the message names the key."""
+
+
 class DataError(ReproError):
     """Bad input data: the message names the file, the line and the problem."""
 

@@ -8,7 +8,6 @@ plan, so the workflow and the tables can never disagree about what was run.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,6 +234,24 @@ def plan(config: dict[str, Any]) -> Plan:
             if spec.seed in seeds:
                 add_system((spec.name,), ablations["beam"])
     return result
+
+
+@dataclass(frozen=True)
+class ExperimentDirs:
+    """An experiment's top-level directories, relative to the workflow's directory (the one place they are named).
+
+    work: intermediates (data, runs, translations, scores), regenerable, not committed.
+    results: this run's tables, figures, claims and its comparison with the reference, not committed.
+    reference: the committed results of the experiment, which a fresh run is compared with.
+    """
+
+    work: str
+    results: str
+    reference: str
+
+    @classmethod
+    def of(cls, experiment: str) -> ExperimentDirs:
+        return cls(f"work/{experiment}", f"results/{experiment}", f"results/reference/{experiment}")
 
 
 @dataclass(frozen=True)

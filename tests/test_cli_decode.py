@@ -154,7 +154,7 @@ def test_translate_errors(env, tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok line\nbad \xff byte\n")
     assert main(["translate", "--model", str(env["runs"][0]), "--input", str(bad), "--quiet"]) == 2
-    assert "bad.txt, line 2: not valid UTF-8" in capsys.readouterr().err
+    assert "bad.txt, line 2: invalid UTF-8" in capsys.readouterr().err
     assert main(["translate", "--model", str(env["runs"][0]), "--beam", "2", "--nbest", "3", "--quiet"]) == 2
 
 
@@ -421,3 +421,118 @@ def test_rescore_and_encode_bf16(env, tmp_path):
         vectors[bool(flag)] = np.load(out)
     assert vectors[True].dtype == np.float32 and vectors[True].shape == vectors[False].shape
     np.testing.assert_allclose(vectors[True], vectors[False], atol=0.05)
+
+
+# ----------------------------------------------------------------------------------- bad inputs
+BOM = "\ufeff"
+
+
+def test_decode_inputs_ignore_a_byte_order_mark(env, tmp_path, monkeypatch, capsys):
+    # n-best scores and context vectors change with any change of the source ids, unlike a 1-best string
+    plain, marked = tmp_path / "plain.en", tmp_path / "marked.en"
+    plain.write_text("\n".join(TEST_SRC) + "\n", encoding="utf-8")
+    marked.write_text(BOM + "\n".join(TEST_SRC) + "\n", encoding="utf-8")
+    run = ["translate", "--model", str(env["runs"][0]), "--beam", "3", "--nbest", "2", "--device", "cpu", "--quiet"]
+    assert main([*run, "--input", str(plain), "--output", str(tmp_path / "a")]) == 0
+    expected = (tmp_path / "a").read_text()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(marked.read_bytes())))
+    assert main(run) == 0
+    assert capsys.readouterr().out == expected
+    encode = ["encode", "--model", str(env["runs"][0]), "--device", "cpu", "--quiet"]
+    assert main([*encode, "--input", str(plain), "--output", str(tmp_path / "a.npy")]) == 0
+    assert main([*encode, "--input", str(marked), "--output", str(tmp_path / "b.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_score_ignores_a_byte_order_mark(tmp_path, capsys):
+    ref, hyp = tmp_path / "ref.fr", tmp_path / "hyp.fr"
+    text = "Le chat est assis sur le tapis rouge.\nIl pleut beaucoup aujourd'hui.\n"
+    ref.write_text(text, encoding="utf-8")
+    hyp.write_text(BOM + text, encoding="utf-8")  # Windows Notepad's UTF-8
+    assert main(["score", "--hyp", str(hyp), "--ref", str(ref)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["bleu_paper"] == 100.0 and result["chrf"] == 100.0
+    assert result["sacrebleu"] == pytest.approx(100.0, abs=1e-9)
+
+
+def test_rescore_reads_the_nbest_list_with_the_shared_reader(env, tmp_path, capsys):
+    nb, src = tmp_path / "smt.nbest", tmp_path / "src"
+    nb.write_text(BOM + "0 ||| le chat ||| -1.0\n0 ||| un tapis ||| -2.0\n", encoding="utf-8")
+    src.write_text(BOM + "the cat\n", encoding="utf-8")
+    args = ["rescore", "--model", str(env["runs"][1]), "--src", str(src), "--weight", "0", "--device", "cpu",
+            "--quiet"]
+    assert main([*args, "--nbest", str(nb), "--output", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o").read_text() == "le chat\n"
+    bad = tmp_path / "bad.nbest"
+    bad.write_bytes(b"0 ||| le chat ||| -1.0\n0 ||| \xff ||| -2.0\n")
+    assert main([*args, "--nbest", str(bad), "--output", str(tmp_path / "o2")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {bad}, line 2: invalid UTF-8")
+    assert main([*args, "--nbest", str(tmp_path), "--output", str(tmp_path / "o2")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: is a directory, expected a text file (--nbest file)\n"
+    assert not (tmp_path / "o2").exists()
+
+
+def test_score_both_files_empty(tmp_path, capsys):
+    hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp.write_text("")
+    ref.write_text("")
+    for flags in (["--hyp", str(hyp), "--ref", str(ref)], ["--tokenized-hyp", str(hyp), "--tokenized-ref", str(ref)]):
+        assert main(["score", *flags, "--output", str(tmp_path / "s.json")]) == 2
+        assert capsys.readouterr().err == f"error: no sentences to score in {hyp} and {ref} (both files are empty)\n"
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_score_empty_hypotheses_are_misaligned(tmp_path, capsys):
+    hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp.write_text("")
+    ref.write_text("Le chat.\nIl pleut.\n")
+    assert main(["score", "--hyp", str(hyp), "--ref", str(ref)]) == 2
+    assert capsys.readouterr().err == f"error: hypotheses ({hyp}) has 0 lines but references ({ref}) has 2\n"
+
+
+def test_score_data_must_be_a_prepared_directory(tmp_path, capsys):
+    (tmp_path / "h").write_text("Le chat.\n")
+    assert main(["score", "--hyp", str(tmp_path / "h"), "--ref", str(tmp_path / "h"), "--data",
+                 str(tmp_path / "typo")]) == 2  # not silently scored with default tokenizer settings
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'typo'}: not a prepared data directory (no meta.json); "
+                                       "run `repro prepare` first\n")
+
+
+def test_decode_commands_bad_paths_are_errors_not_tracebacks(env, tmp_path, capsys):
+    text = tmp_path / "in.txt"
+    text.write_text("the cat\n")
+    out_dir = tmp_path / "outdir"
+    out_dir.mkdir()
+    (out_dir / "keep").write_text("mine")
+    model = ["--model", str(env["runs"][0]), "--device", "cpu", "--quiet"]
+    cases = [
+        (["translate", *model, "--input", str(text), "--output", str(out_dir)],
+         f"{out_dir}: is a directory; give the path of a file to write"),
+        (["translate", *model, "--input", str(text), "--output", str(text / "x")],
+         f"{text / 'x'}: cannot write here: {text} is a file, not a directory"),
+        (["translate", *model, "--input", str(out_dir)],
+         f"{out_dir}: is a directory, expected a text file (input file)"),
+        (["translate", "--model", str(tmp_path / "nope"), "--input", str(text)],
+         f"{tmp_path / 'nope'}: run directory not found (--model)"),
+        (["translate", "--model", str(text), "--input", str(text)],
+         f"{text}: is a file, expected a run directory written by `repro train` (--model)"),
+        (["encode", "--model", str(text), "--input", str(text), "--output", str(tmp_path / "e.npy")],
+         f"{text}: is a file, expected a run directory written by `repro train` (--model)"),
+        (["score", "--hyp", str(text), "--ref", str(text), "--output", str(out_dir)],
+         f"{out_dir}: is a directory; give the path of a file to write"),
+        (["score", "--model", str(tmp_path / "nope"), "--data", str(env["data"])],
+         f"{tmp_path / 'nope'}: run directory not found (--model)"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {message}\n"), (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "outdir"]
+    assert [p.name for p in out_dir.iterdir()] == ["keep"] and (out_dir / "keep").read_text() == "mine"
+
+
+def test_translate_empty_input_gives_empty_output(env, tmp_path):
+    (tmp_path / "empty").write_text("")
+    assert main(["translate", "--model", str(env["runs"][0]), "--input", str(tmp_path / "empty"), "--output",
+                 str(tmp_path / "out"), "--device", "cpu", "--quiet"]) == 0
+    assert (tmp_path / "out").read_text() == ""

@@ -3,6 +3,7 @@ import gzip
 import pytest
 
 from conftest import write_lines
+from repro.data.sources.base import count_lines, open_binary, read_lines
 from repro.data.sources.local import LocalOptions, LocalSource, read_sgm, read_tsv
 from repro.errors import DataError, ReproError
 
@@ -94,7 +95,59 @@ def test_bad_configuration_errors(tmp_path, data_plain_files):
         _source(train_src=str(src), train_tgt=str(tgt), valid_src=str(src))
     with pytest.raises(DataError, match="file not found"):
         _source(train_src=str(tmp_path / "missing.en"), train_tgt=str(tgt))
+    with pytest.raises(ReproError, match=r"data.local.valid_size must be an integer >= 0, got -1"):
+        _source(train_src=str(src), train_tgt=str(tgt), valid_size=-1)
     with pytest.raises(ReproError, match="unknown format"):
         _source(format="xml", train_src=str(src), train_tgt=str(tgt))
     with pytest.raises(DataError, match="too few"):
         list(_source(train_src=str(src), train_tgt=str(tgt), valid_size=100, test_size=20).iter_pairs("train"))
+
+
+def test_a_leading_byte_order_mark_is_not_text(tmp_path):
+    bom = "\ufeff"
+    plain = write_lines(tmp_path / "a.en", [bom + "Hello .", "World ."])
+    packed = write_lines(tmp_path / "a.fr.gz", [bom + "Bonjour .", "Monde ."])
+    assert list(read_lines(plain)) == ["Hello .", "World ."]
+    assert list(read_lines(packed)) == ["Bonjour .", "Monde ."]
+    tsv = write_lines(tmp_path / "fra.txt", [bom + "Go.\tVa !", "Hi.\tSalut !"])
+    assert next(read_tsv(tsv)) == ("Go.", "Va !")
+    sgm = write_lines(tmp_path / "s.sgm", [bom + '<seg id="1">Un</seg>'])
+    assert list(read_sgm(sgm)) == ["Un"]
+    source = _source(train_src=str(plain), train_tgt=str(packed), valid_size=0, test_size=0)
+    assert next(source.iter_pairs("train")) == ("Hello .", "Bonjour .")
+
+
+def test_a_directory_or_unreadable_input_is_a_data_error(tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    tgt = write_lines(tmp_path / "a.fr", ["y"] * 4)
+    for reader in (open_binary, read_lines, count_lines):
+        with pytest.raises(DataError, match=r"corpus: is a directory, expected a text file$"):
+            list(reader(corpus)) if reader is read_lines else reader(corpus)
+    with pytest.raises(DataError, match=r"corpus: is a directory, expected a text file \(train file\)"):
+        _source(train_src=str(corpus), train_tgt=str(tgt))  # at once, before any reading
+    with pytest.raises(DataError, match=r"corpus: is a directory, expected a text file \(test file\)"):
+        _source(train_src=str(tgt), train_tgt=str(tgt), test_src=str(tgt), test_tgt=str(corpus))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("repro.io.open", denied, raising=False)  # root ignores chmod, so simulate it
+    with pytest.raises(DataError, match=r"a.fr: cannot read the file \(permission denied\)"):
+        list(read_lines(tgt))
+
+
+def test_a_gz_name_on_plain_text_is_a_data_error(tmp_path):
+    fake = tmp_path / "train.en.gz"
+    fake.write_text("not compressed\n")
+    for reader in (lambda path: list(read_lines(path)), count_lines):
+        with pytest.raises(DataError, match=r"train.en.gz: not a valid gzip file, though its name ends in .gz"):
+            reader(fake)
+
+
+def test_input_paths_are_the_given_files(tmp_path, data_plain_files):
+    src, tgt = data_plain_files
+    tsv = write_lines(tmp_path / "v.tsv", ["a\tb"])
+    source = _source(train_src=str(src), train_tgt=str(tgt), test_size=1)
+    assert source.input_paths() == [src, tgt]
+    assert _source(format="tsv", train_src=str(tsv), valid_src=str(tsv), test_size=0).input_paths() == [tsv, tsv]

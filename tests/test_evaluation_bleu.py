@@ -135,3 +135,11 @@ def test_moses_tokenization_for_raw_text():
 def test_mismatched_lengths():
     with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
         sentence_stats(["a", "b"], ["a"])
+
+
+def test_sacrebleu_scores_of_nothing_is_an_error_not_an_index_error():
+    # sacreBLEU itself fails with IndexError on empty input; `repro score` relies on this clear message
+    with pytest.raises(ValueError, match="no sentences to score"):
+        sacrebleu_scores([], [])
+    with pytest.raises(ValueError, match="0 hypotheses but 1 references"):
+        sacrebleu_scores([], ["Le chat."])

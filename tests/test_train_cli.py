@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fixtures_train import make_data_dir
 from repro.cli import main
-from repro.data.storage import load_split
+from repro.data.storage import RaggedArray, load_split
 from repro.train.checkpoint import load_run
 from repro.train.evaluate import perplexity
 from repro.train.trainer import read_log
@@ -45,12 +47,20 @@ def test_train_end_to_end_with_config_and_overrides(data_dir, tmp_path):
     ("model.hidden=3", "section 'model': unknown key.*hidden"),
     ("model.tgt_vocab_size=9", "tgt_vocab_size comes from the data directory"),
     ("train.batch_by=words", "batch_by"),
+    # a misspelled section used to be ignored (training ran with the default rate and exited 0)
+    ("trian.lr=0.1", r"unknown section 'trian' \(did you mean 'train'\?\)"),
+    ("data.src_vocab_size=5", "reads only the model and train section"),
+    ("train.lr=abc", "train.lr: expected a number, got 'abc'"),
+    ("model.hidden_size=abc", "model.hidden_size: expected an integer, got 'abc'"),
+    ("train.max_steps=2.5", r"train.max_steps: expected an integer or null, got 2.5"),  # used to run 3 steps
 ])
 def test_bad_config_is_a_clear_error(data_dir, tmp_path, capsys, override, message):
     status = main(["train", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--set", override])
     assert status == 2
-    assert __import__("re").search(message, capsys.readouterr().err)
-    assert not (tmp_path / "r" / "checkpoints").exists()
+    err = capsys.readouterr().err
+    assert __import__("re").search(message, err), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # nothing written
 
 
 def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
@@ -64,3 +74,79 @@ def test_help_documents_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--data", "--out", "--config", "--set"):
         assert option in text
+
+
+# --------------------------------------------------------------------------- a damaged data directory
+def _save_raw(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array)
+
+
+def _truncate_ids(d: Path) -> None:
+    path = d / "train.src.ids.npy"
+    path.write_bytes(path.read_bytes()[:-6])
+
+
+def _garbage_header(d: Path) -> None:
+    path = d / "valid.tgt.offsets.npy"
+    path.write_bytes(b"PK\x03\x04 not numpy" + path.read_bytes()[20:])
+
+
+def _offsets_not_monotone(d: Path) -> None:
+    offsets = np.load(d / "train.tgt.offsets.npy")
+    offsets[5], offsets[6] = offsets[6], offsets[5] - 1  # sentence 5 ends before it starts
+    _save_raw(d / "train.tgt.offsets.npy", offsets)
+
+
+def _id_beyond_vocab(d: Path) -> None:
+    ids = np.load(d / "train.tgt.ids.npy")
+    ids[-1] = 24  # the vocabulary has 24 entries (ids 0..23)
+    _save_raw(d / "train.tgt.ids.npy", ids)
+
+
+def _fewer_targets(d: Path) -> None:
+    tgt = RaggedArray.load(d / "valid.tgt")
+    RaggedArray.from_sequences([tgt[i] for i in range(len(tgt) - 1)]).save(d / "valid.tgt")
+
+
+DAMAGES = {
+    "truncated ids": (_truncate_ids, "train.src.ids.npy", r"file is truncated"),
+    "garbage header": (_garbage_header, "valid.tgt.offsets.npy",
+                       r"not a readable \.npy array \(the magic string is not correct"),
+    "offsets not monotone": (_offsets_not_monotone, "train.tgt.offsets.npy",
+                             r"offsets decrease at sentence 5: offset \d+ follows \d+"),
+    "id beyond the vocabulary": (_id_beyond_vocab, "train.tgt.ids.npy",
+                                 (r"sentence 95 \(0-based\), position \d+: token id 24 is outside the "
+                                  r"vocabulary's valid range \[0, 24\) \(meta.json tgt_vocab_size\)")),
+    "sentence counts differ": (_fewer_targets, "valid.src.offsets.npy",
+                               r"24 source sentences but valid.tgt.offsets.npy has 23 target sentences"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_data_dir_is_a_clear_error_and_no_run_dir_is_made(tmp_path, capsys, damage):
+    corrupt, file, message = DAMAGES[damage]
+    data = make_data_dir(tmp_path / "data")
+    corrupt(data)
+    out = tmp_path / "runs" / "r"
+    assert main(["train", "--data", str(data), "--out", str(out), "--set", "train.max_steps=1",
+                 "--set", "train.progress=false"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {data.resolve() / file}: "), err
+    assert __import__("re").search(message, err), err
+    assert "re-run `repro prepare`" in err and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_damaged_data_dir_leaves_an_existing_run_untouched(tmp_path, capsys):
+    data = make_data_dir(tmp_path / "data")
+    out = tmp_path / "r"
+    args = ["train", "--data", str(data), "--out", str(out), "--set", "train.progress=false",
+            "--set", "train.batch_size=16", "--set", "model.hidden_size=8", "--set", "model.embedding_size=8"]
+    assert main(args + ["--set", "train.max_steps=2"]) == 0
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.rglob("*")) if p.is_file()}
+    _id_beyond_vocab(data)
+    assert main(args + ["--set", "train.max_steps=4"]) == 2  # would resume from step 2
+    assert "token id 24 is outside" in capsys.readouterr().err
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.rglob("*")) if p.is_file()} == before
+    assert json.loads((out / "run.json").read_text())["status"] == "done"

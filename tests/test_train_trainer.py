@@ -218,3 +218,128 @@ def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir
     assert info["status"] == "done" and info["bf16"] is False
     run(data_dir, tmp_path / "fp32", max_steps=4)
     assert losses(tmp_path / "bf16") == losses(tmp_path / "fp32")  # really fp32
+
+
+# --------------------------------------------------------------------------- a run that stops on an error
+def _fail_at(monkeypatch, step: int, exc: BaseException) -> None:
+    """Make the loop's training_step raise ``exc`` on its ``step``-th call (after step-1 good steps)."""
+    from repro.train import trainer
+
+    real, calls = trainer.training_step, []
+
+    def failing(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == step:
+            raise exc
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "training_step", failing)
+
+
+def _temporaries(run_dir: Path) -> list[Path]:
+    return [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "r"
+    _fail_at(monkeypatch, 5, RuntimeError("CUDA error: an illegal memory access was encountered"))
+    with pytest.raises(RuntimeError, match="illegal memory access"):  # re-raised, not swallowed
+        run(data_dir, out, max_steps=8, save_every_steps=3)
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed" and info["step"] == 4
+    assert info["error"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert not _temporaries(out)
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 3
+    monkeypatch.undo()
+    capsys.readouterr()
+    resumed = run(data_dir, out, max_steps=8, save_every_steps=3)
+    assert f"resuming from {out / 'checkpoints' / 'last.pt'} at step 3 " in capsys.readouterr().err
+    info = json.loads((out / "run.json").read_text())
+    assert resumed["status"] == info["status"] == "done" and info["step"] == 8 and "error" not in info
+    assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, 9))
+    run(data_dir, tmp_path / "reference", max_steps=8, save_every_steps=3)
+    assert losses(out) == losses(tmp_path / "reference")  # the failure changed nothing about the numbers
+
+
+def test_an_interrupt_is_recorded_as_interrupted(data_dir, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    _fail_at(monkeypatch, 2, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        run(data_dir, out, max_steps=8)
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "interrupted" and info["error"] == "KeyboardInterrupt" and info["step"] == 1
+
+
+def test_a_repro_error_mid_training_keeps_its_message(data_dir, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    _fail_at(monkeypatch, 3, ReproError("disk quota exceeded on /runs"))
+    with pytest.raises(ReproError, match="disk quota"):
+        run(data_dir, out, max_steps=8)
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed" and info["error"] == "disk quota exceeded on /runs"
+
+
+def test_divergence_records_its_message(data_dir, tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(ReproError) as exc:
+        run(data_dir, out, lr=1e36, clip_norm=None, save_every_steps=1, lr_schedule="constant")
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "diverged" and info["error"] == str(exc.value)
+
+
+def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_dir, tmp_path, capsys):
+    import tempfile
+
+    out = tmp_path / "r"
+    run(data_dir, out, max_steps=2)
+    # the names repro.io's atomic writes give their temporaries, as a SIGKILL mid-save leaves them
+    orphans = []
+    for folder, target in ((out, "run.json"), (out, "log.jsonl"), (out / "checkpoints", "last.pt"),
+                           (out / "checkpoints", "best.pt")):
+        fd, name = tempfile.mkstemp(prefix=f".{target}.", suffix=".tmp", dir=folder)
+        os.write(fd, b"half a file")
+        os.close(fd)
+        orphans.append(Path(name))
+    # names that only look alike, and a directory with a matching name: not ours to delete
+    kept = [out / ".last.pt.tmp", out / "notes.abcdefgh.tmp", out / ".run.json.abcdefg.tmp",
+            out / ".run.json.ABCDEFGH.tmp", out / ".run.json.abcdefgh.tmp.bak", out / "data" / ".meta.json.abcdefgh.tmp"]
+    for path in kept:
+        path.write_text("user file")
+    (out / "checkpoints" / ".best.pt.zzzzzzzz.tmp").mkdir()
+    kept.append(out / "checkpoints" / ".best.pt.zzzzzzzz.tmp")
+    capsys.readouterr()
+    info = run(data_dir, out, max_steps=3)
+    assert info["status"] == "done" and info["step"] == 3
+    assert not any(p.exists() for p in orphans)
+    assert all(p.exists() for p in kept)
+    assert "removed 4 temporary file(s) left by a killed run" in capsys.readouterr().err
+
+
+def test_run_json_records_the_environment(data_dir, tmp_path, monkeypatch):
+    import platform
+
+    from repro.train import checkpoint
+
+    run(data_dir, tmp_path / "r", max_steps=1)
+    env = json.loads((tmp_path / "r" / "run.json").read_text())["environment"]
+    assert env["torch"] == torch.__version__ and env["python"] == platform.python_version()
+    assert env["device_type"] == "cpu" and env["num_threads"] == torch.get_num_threads()
+    assert isinstance(env["device_name"], str) and env["device_name"]
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+             if line.split(":")[0].strip() == "model name"]
+    assert env["device_name"] == (names[0] if names else platform.processor() or platform.machine())
+    # CUDA: the card's name; a CPU without /proc/cpuinfo: platform.processor()
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
+    cuda = checkpoint.environment_info(torch.device("cuda", 0))
+    assert cuda["device_type"] == "cuda" and cuda["device_name"] == "NVIDIA H100 80GB HBM3"
+
+    def no_proc(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError("/proc/cpuinfo")
+
+    monkeypatch.setattr(checkpoint, "open", no_proc, raising=False)
+    monkeypatch.setattr(platform, "processor", lambda: "Apple M2")
+    cpu = checkpoint.environment_info(torch.device("cpu"))
+    assert cpu["device_name"] == "Apple M2"
+    assert json.loads(json.dumps(cpu)) == cpu and set(cpu) >= {"torch", "python", "device_type", "device_name",
+                                                                 "num_threads"}

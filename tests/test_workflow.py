@@ -91,14 +91,16 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path) -> None:
 def test_configfile_on_command_line_replaces_the_demo(wf: Path) -> None:
     other = wf / "other.yaml"
     other.write_text(
-        "experiment: tiny\ndata:\n  source: local\n  train_src: a.en\n  train_tgt: a.fr\n", encoding="utf-8"
+        "experiment: tiny\ndata:\n  source: local\n  local: {train_src: a.en, train_tgt: a.fr}\n", encoding="utf-8"
     )
+    for name in ("a.en", "a.fr"):  # the config is validated, its files checked, when Snakemake parses it
+        (wf / name).write_text("a b\n", encoding="utf-8")
     snakemake(wf, "work/tiny/config/prepare.yaml", "--cores", "1", "--configfile", str(other))
     written = yaml.safe_load((wf / "work/tiny/config/prepare.yaml").read_text(encoding="utf-8"))
     # Nothing of demo.yaml (seed, vocabulary sizes) is merged into another experiment.
     assert written == {
         "experiment": "tiny",
-        "data": {"source": "local", "train_src": "a.en", "train_tgt": "a.fr"},
+        "data": {"source": "local", "local": {"train_src": "a.en", "train_tgt": "a.fr"}},
     }
     assert not (wf / "work/demo").exists()
 
@@ -192,3 +194,35 @@ def test_schema_checks_decode_bf16() -> None:
     with pytest.raises(WorkflowError) as info:
         validate(config, str(SCHEMA))
     assert "bf16" in str(info.value)
+
+
+@pytest.mark.parametrize(("section", "typo", "message"), [
+    ("train", "lrr: 0.1", "unknown key(s) lrr (did you mean 'lr'?)"),
+    ("decode", "beam_sise: 3", "config section 'decode': unknown key(s) beam_sise"),
+    ("model", "hidden_size: abc", "model.hidden_size: expected an integer, got 'abc'"),
+])
+def test_dry_run_catches_a_typo_in_any_section_before_anything_runs(wf: Path, section: str, typo: str,
+                                                                    message: str) -> None:
+    config = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    config[section] = {**config.get(section, {}), **yaml.safe_load(typo)}
+    bad = wf / "typo.yaml"
+    bad.write_text(yaml.safe_dump(config), encoding="utf-8")
+    proc = snakemake(wf, "-n", "--cores", "1", "--configfile", str(bad), check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (wf / "work").exists()
+
+
+def test_multi30k_dry_run_plans_the_download_unless_a_local_copy_is_given(wf: Path, tmp_path: Path) -> None:
+    config = "workflows/config/multi30k.yaml"
+    counts = job_counts(snakemake(wf, "-n", "--cores", "2", "--configfile", config).stdout)
+    assert counts["fetch"] == 1 and counts["prepare"] == 1
+    local = tmp_path / "copy"
+    local.mkdir()
+    override = wf / "local.yaml"
+    override.write_text(yaml.safe_dump({"data": {"multi30k": {"local_dir": str(local)}}}), encoding="utf-8")
+    counts = job_counts(snakemake(wf, "-n", "--cores", "2", "--configfile", config, str(override)).stdout)
+    assert "fetch" not in counts and counts["prepare"] == 1
+    override.write_text(yaml.safe_dump({"data": {"multi30k": {"local_dir": str(tmp_path / "nope")}}}))
+    proc = snakemake(wf, "-n", "--cores", "2", "--configfile", config, str(override), check=False)
+    assert proc.returncode != 0 and "local_dir is not a directory" in proc.stdout + proc.stderr

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -40,8 +43,10 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
     wf = copy_workflow(tmp_path / "wf")
     config = wf / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY))
-    snakemake(wf, "--cores", "2", "--configfile", str(config))
+    first = snakemake(wf, "--cores", "2", "--configfile", str(config))
     results, work = wf / "results/tiny", wf / "work/tiny"
+    # the run ends with the reference check; this experiment has no committed reference yet
+    assert "no committed reference for experiment 'tiny'" in first.stdout + first.stderr
     for name in ("table1", "reversal", "beam", "table2", "ablation_cell", "ablation_teacher_forcing_ratio",
                  "ablation_attention"):
         for suffix in (".csv", ".md", ".tex"):
@@ -98,3 +103,19 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
     counts = job_counts(snakemake(wf, "-n", "--cores", "2", "--configfile", str(changed)).stdout)
     assert "train" not in counts and "prepare" not in counts
     assert counts["translate"] > 0 and counts["table1"] == 1
+
+    # Published as the reference, then regenerated from nothing on the same platform with the same
+    # seeds: every headline number and verdict is identical, and the run says so at its end.
+    publish = subprocess.run([sys.executable, "-m", "repro.cli", "report", "publish", "--config",
+                              str(work / "config/report.yaml"), "--work", "work/tiny", "--out", "results/tiny"],
+                             cwd=wf, capture_output=True, text=True)
+    assert publish.returncode == 0, publish.stderr
+    assert (wf / "results/reference/tiny/claims.json").is_file()
+    shutil.rmtree(work)
+    shutil.rmtree(results)
+    again = snakemake(wf, "--cores", "2", "--configfile", str(config))
+    comparison = json.loads((results / "comparison.json").read_text(encoding="utf-8"))
+    assert comparison["expectation"] == "identical", comparison["reason"]
+    assert comparison["status"] == "identical", comparison["differences"][:5] + comparison["missing"]
+    assert comparison["compared"] > 100 and len(comparison["verdicts"]) == 6
+    assert "IDENTICAL to the committed reference" in again.stdout + again.stderr

@@ -31,13 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from repro.cli.translate import read_lines, resolve, use_bf16
+    from repro.cli.translate import check_runs, read_lines, resolve, use_bf16
     from repro.inference.encode import encode_sentences
     from repro.inference.translate import Translator
     from repro.io import atomic_save, atomic_write
 
     if not args.output.endswith((".npy", ".tsv")):
         raise ReproError(f"--output {args.output}: must end in .npy or .tsv")
+    check_runs([args.model])
     lines = read_lines(args.input)
     device = resolve(args.device)
     translator = Translator.from_runs([args.model], which=args.checkpoint, device=device)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from repro.data.sources import SOURCES
+
 # command-line flag -> key of the data: section (top level) or of data.local
 _TOP_LEVEL = {
     "source": "source", "src_lang": "src_lang", "tgt_lang": "tgt_lang", "tokenizer": "tokenizer",
@@ -29,8 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--config", help="experiment config YAML (its data: section is used)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. data.src_vocab_size=30000 (repeatable)")
-    p.add_argument("--out", required=True, help="output DATA_DIR (written atomically; replaced if it exists)")
-    p.add_argument("--source", choices=["synthetic", "wmt14", "schwenk", "local"],
+    p.add_argument("--out", required=True,
+                   help="output DATA_DIR, written atomically; an existing one is replaced only if `repro prepare` "
+                        "wrote it or it is empty (never the current directory, nor one holding the input files)")
+    p.add_argument("--source", choices=SOURCES,
                    help="data source (default: the config's, else synthetic)")
     g = p.add_argument_group("local files (--source local)")
     g.add_argument("--train-src", help="training source-language file (for --format tsv: the tsv file)")
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from repro.config import load_config
     from repro.data.prepare import PrepareConfig, prepare
 
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, args.overrides, reads=("data",))
     data = dict(config.get("data") or {})
     for flag, key in _TOP_LEVEL.items():
         if getattr(args, flag) is not None:
@@ -80,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         if args.train_src is not None and args.source is None and "source" not in data:
             data["source"] = "local"
     prepare_config = PrepareConfig.from_dict(data)
-    stats = prepare(prepare_config, args.out, progress=not args.no_progress)
+    stats = prepare(prepare_config, args.out, progress=not args.no_progress,
+                    inputs=[args.config] if args.config else [])
     summary = {split: {"pairs": s["pairs"], "dropped": s["dropped"], "src_oov_rate": round(s["src_oov_rate"], 4),
                        "tgt_oov_rate": round(s["tgt_oov_rate"], 4)} for split, s in stats["splits"].items()}
     print(f"prepared {args.out} from {prepare_config.source} ({stats['tokenizer']['kind']} tokens, "

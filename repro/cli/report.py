@@ -13,14 +13,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser("report", help=HELP, description=HELP + ". Reads the experiment's work directory "
                               "(runs, translations, scores as the workflow writes them) and writes CSV, Markdown "
                               "and LaTeX tables and PNG/PDF figures.")
-    p.add_argument("target", choices=TARGETS + ("ablations", "all"),
+    p.add_argument("target", choices=TARGETS + ("ablations", "all", "compare", "publish"),
                    help="what to write; 'ablations' writes the ablation tables, figures and claims.md (needs "
-                        "ablations.enabled); 'all' writes every paper target")
+                        "ablations.enabled); 'all' writes every paper target; 'compare' writes provenance.json "
+                        "and compares DIR with the committed reference (comparison.md, comparison.json); "
+                        "'publish' makes DIR the committed reference")
     p.add_argument("--config", required=True, metavar="FILE.yaml",
                    help="the experiment config (its paper:/ablations: sections say what was run)")
     p.add_argument("--work", required=True, metavar="DIR", help="the experiment's work directory (work/<experiment>)")
     p.add_argument("--out", required=True, metavar="DIR", help="results directory (results/<experiment>); tables go "
                    "to DIR/tables, figures to DIR/figures")
+    p.add_argument("--reference", metavar="DIR", help="the committed reference of the experiment, for compare and "
+                   "publish (default: results/reference/<experiment>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     return p
 
@@ -32,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = ReportContext(load_config(args.config, args.set), Path(args.work))
     out = Path(args.out)
+    if args.target in ("compare", "publish"):
+        return _reference(args, ctx, out)
     tables, figures = out / "tables", out / "figures"
     if args.target == "ablations":
         from repro.report import ablation_report
@@ -58,4 +64,19 @@ def run(args: argparse.Namespace) -> int:
         elif target == "table2":
             paper_report.table2(ctx, tables / "table2")
         print(f"wrote {target} under {out}")
+    return 0
+
+
+def _reference(args: argparse.Namespace, ctx, out: Path) -> int:
+    from repro.experiments import ExperimentDirs
+    from repro.report import compare
+
+    reference = Path(args.reference or ExperimentDirs.of(ctx.experiment).reference)
+    if args.target == "publish":
+        copied = compare.publish(out, reference)
+        print(f"published {', '.join(copied)} from {out} as the reference {reference}")
+        return 0
+    run_dirs = [Path(ctx.layout.run_dir(run)) for run in ctx.plan.runs]
+    comparison = compare.write_comparison(out, reference, ctx.experiment, run_dirs)
+    print(compare.summary(comparison))
     return 0

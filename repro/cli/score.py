@@ -44,11 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def _moses_tokenizer(args: argparse.Namespace):
     """The data's Moses tokenizer when the data was Moses-tokenized, else default Moses settings."""
+    from repro.data.storage import load_meta
     from repro.data.tokenize import MosesTokenizer, load_tokenizers
 
     data_dir = Path(args.data) if args.data else (Path(args.model) / "data" if args.model else None)
-    if data_dir is not None and (data_dir / "meta.json").exists():
-        meta = json.loads((data_dir / "meta.json").read_text(encoding="utf-8"))
+    # an explicit --data must be a prepared directory: a typo would otherwise silently change the tokenizer
+    if data_dir is not None and (args.data or (data_dir / "meta.json").exists()):
+        meta = load_meta(data_dir)
         if meta.get("tokenizer", {}).get("kind") == "moses":
             return load_tokenizers(data_dir)[1]
         return MosesTokenizer(meta.get("tgt_lang", args.tgt_lang))
@@ -60,8 +62,14 @@ def _aligned(name_a: str, a: list, name_b: str, b: list) -> None:
         raise ReproError(f"{name_a} has {len(a)} lines but {name_b} has {len(b)}")
 
 
+def _not_empty(hyp_path: str, hyp: list[str], ref_path: str, ref: list[str]) -> None:
+    """Aligned but empty files have no score (sacreBLEU fails on them); say so rather than print 0."""
+    if not hyp and not ref:
+        raise ReproError(f"no sentences to score in {hyp_path} and {ref_path} (both files are empty)")
+
+
 def run(args: argparse.Namespace) -> int:
-    from repro.cli.translate import read_lines, resolve, use_bf16
+    from repro.cli.translate import check_runs, read_lines, resolve, use_bf16
     from repro.evaluation.bleu import (
         bleu_details, moses_tokenize_lines, multibleu_string, sacrebleu_scores, sentence_stats,
     )
@@ -89,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         hyp_name = f"hypotheses ({args.tokenized_hyp or args.hyp})"
         ref_name = f"references ({args.tokenized_ref or args.ref})"
         _aligned(hyp_name, hyp_tok, ref_name, ref_tok)
+        _not_empty(args.tokenized_hyp or args.hyp, hyp_tok, args.tokenized_ref or args.ref, ref_tok)
         if args.src:
             _aligned(f"--src ({args.src})", read_lines(args.src, "--src"), ref_name, ref_tok)
         stats = sentence_stats(hyp_tok, ref_tok)
@@ -99,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                                         "method": "multi-bleu.pl: cased, Moses-tokenized, no smoothing"}
         if hyp is not None and ref is not None:
             _aligned(f"--hyp ({args.hyp})", hyp, f"--ref ({args.ref})", ref)
+            _not_empty(args.hyp, hyp, args.ref, ref)
             result.update(sacrebleu_scores(hyp, ref))
         if args.bootstrap:
             result["bootstrap"] = _bootstrap(args, stats, ref, ref_tok, hyp, tokenized)
@@ -107,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         if not args.data:
             raise ReproError("--model needs --data DATA_DIR (the prepared data holding the split) for perplexity")
+        check_runs([args.model])
         from repro.evaluation.perplexity import run_perplexity
 
         device = resolve(args.device)

@@ -28,14 +28,10 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from repro.config import load_config
-    from repro.errors import ReproError
     from repro.train.config import TrainConfig
     from repro.train.trainer import train
 
-    config = load_config(args.config, args.overrides)
-    for section in ("model", "train"):
-        if config.get(section) is not None and not isinstance(config[section], dict):
-            raise ReproError(f"config section '{section}' must be a mapping")
+    config = load_config(args.config, args.overrides, reads=("model", "train"))
     train_config = TrainConfig.from_dict(config.get("train"))
     info = train(args.data, args.out, config.get("model"), train_config)
     print(f"{args.out}: {info['status']} at step {info['step']} (epoch {info['epoch']:.3f}), "

@@ -8,29 +8,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from repro.errors import DataError, ReproError
+from repro.inference.config import DEVICES, DecodeConfig
+from repro.io import read_text_lines
+
+# the decode: section's defaults are the command's (repro.inference.config holds them once)
+DEFAULTS = DecodeConfig()
 
 HELP = "translate text with a trained run (or an ensemble of runs) by left-to-right beam search"
 
 
 # ----------------------------------------------------------------------------------- shared helpers
 def read_lines(path: str | None, what: str = "input") -> list[str]:
-    """Lines of a UTF-8 file (or stdin when ``path`` is None or '-'), without their newlines."""
-    if path in (None, "-"):
-        data, name = sys.stdin.buffer.read(), "<stdin>"
-    else:
-        if not Path(path).is_file():
-            raise DataError(f"{what} file not found", path)
-        data, name = Path(path).read_bytes(), path
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for lineno, raw in enumerate(lines, 1):
-        try:
-            out.append(raw.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as exc:
-            raise DataError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", name, lineno) from None
-    return out
+    """Lines of a UTF-8 file (or stdin when ``path`` is None or '-'), without their newlines or a leading
+    byte-order mark; ``what`` names the file in errors (``repro.io.read_text_lines``)."""
+    return read_text_lines(path, what)
+
+
+def check_runs(paths: Sequence[str]) -> None:
+    """Fail with the option's name when a ``--model`` is not a directory (before loading anything)."""
+    for path in paths:
+        if Path(path).is_dir():
+            continue
+        if Path(path).exists():
+            raise DataError("is a file, expected a run directory written by `repro train` (--model)", path)
+        raise DataError("run directory not found (--model)", path)
 
 
 def write_lines(path: str | None, lines: Sequence[str]) -> None:
@@ -52,10 +53,10 @@ def add_model_options(parser: argparse.ArgumentParser, ensemble: bool = True) ->
                              ("; repeat for an ensemble (per-step log-probabilities averaged)" if ensemble else ""))
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="which checkpoint of each run: best validation perplexity (default) or last")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="where to run: auto = CUDA when available, else CPU (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=64, metavar="N",
-                        help="sentences per batch (default: 64)")
+    parser.add_argument("--device", default=DEFAULTS.device, choices=DEVICES,
+                        help=f"where to run: auto = CUDA when available, else CPU (default: {DEFAULTS.device})")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, metavar="N",
+                        help=f"sentences per batch (default: {DEFAULTS.batch_size})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     add_bf16_option(parser)
 
@@ -100,11 +101,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="write tokenized translations (for the paper's multi-bleu BLEU) instead of detokenized text")
     p.add_argument("--tokenized-copy", metavar="FILE",
                    help="also write the tokenized 1-best translations to FILE (one decode for both BLEU flavours)")
-    p.add_argument("--max-len-a", type=float, default=2.0, metavar="A",
-                   help="maximum translation length is A * source length + B words (default A: 2.0)")
-    p.add_argument("--max-len-b", type=float, default=10.0, metavar="B", help="see --max-len-a (default B: 10)")
-    p.add_argument("--length-norm", type=float, default=0.0, metavar="ALPHA",
-                   help="rank finished hypotheses by score / (length+1)^ALPHA; 0 = off, as in the paper (default: 0)")
+    p.add_argument("--max-len-a", type=float, default=DEFAULTS.max_len_a, metavar="A",
+                   help=f"maximum translation length is A * source length + B words (default A: {DEFAULTS.max_len_a})")
+    p.add_argument("--max-len-b", type=float, default=DEFAULTS.max_len_b, metavar="B",
+                   help=f"see --max-len-a (default B: {DEFAULTS.max_len_b:g})")
+    p.add_argument("--length-norm", type=float, default=DEFAULTS.length_norm, metavar="ALPHA",
+                   help="rank finished hypotheses by score / (length+1)^ALPHA; 0 = off, as in the paper "
+                        f"(default: {DEFAULTS.length_norm:g})")
     return p
 
 
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         raise ReproError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.length_norm < 0:
         raise ReproError(f"--length-norm must be >= 0, got {args.length_norm}")
+    check_runs(args.model)
     lines = read_lines(args.input)
     device = resolve(args.device)
     translator = Translator.from_runs(args.model, which=args.checkpoint, device=device)

@@ -34,7 +34,7 @@ from repro.data.storage import SPLITS, RaggedWriter
 from repro.data.tokenize import KINDS, build_tokenizer
 from repro.data.vocab import UNK_ID, Vocab
 from repro.errors import DataError, ReproError
-from repro.io import atomic_dir
+from repro.io import atomic_dir, check_output_dir
 
 FORMAT_VERSION = 1
 
@@ -83,6 +83,7 @@ class PrepareConfig:
     spm_input_sentence_size: int = 2000000
     wmt14: dict[str, Any] = field(default_factory=dict)
     schwenk: dict[str, Any] = field(default_factory=dict)
+    multi30k: dict[str, Any] = field(default_factory=dict)
     local: dict[str, Any] = field(default_factory=dict)
     synthetic: dict[str, Any] = field(default_factory=dict)
 
@@ -358,17 +359,39 @@ def _stage_pairs(pairs: Iterable[tuple[str, str]], out: Path) -> None:
             ft.write("".join(t + "\n" for _, t in chunk))
 
 
+# Every key prepare writes to meta.json (format 1): a directory whose meta.json has them all was
+# written by `repro prepare` (or is a run's copy of one), so replacing it loses nothing.
+META_KEYS = ("format_version", "source", "src_lang", "tgt_lang", "tokenizer", "src_vocab_size", "tgt_vocab_size",
+             "splits", "config")
+WRITER = "`repro prepare`"
+
+
+def is_prepared_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a data directory that ``repro prepare`` wrote (see ``META_KEYS``)."""
+    try:
+        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and all(key in meta for key in META_KEYS)
+
+
 def prepare(config: PrepareConfig, out_dir: str | Path, source: ParallelSource | None = None,
-            progress: bool = True) -> dict[str, Any]:
-    """Prepare ``out_dir`` from ``config`` (or an explicit ``source``); return the stats dict."""
+            progress: bool = True, inputs: Iterable[str | Path] = ()) -> dict[str, Any]:
+    """Prepare ``out_dir`` from ``config`` (or an explicit ``source``); return the stats dict.
+
+    ``out_dir`` is replaced only if it is absent, empty or a prepared directory, and never if it holds
+    the source's files or ``inputs`` (e.g. the config file): see ``repro.io.check_output_dir``.
+    """
     config.validate()
     source = source or make_source(config)
+    out_dir = Path(out_dir)
+    protected = [*source.input_paths(), *inputs]
+    check_output_dir(out_dir, is_prepared_dir, protected, WRITER)  # refuse before the download and the work
     workers = config.workers or os.cpu_count() or 1
     settings = tokenizer_settings(config, source)
     started = time.perf_counter()
     source.fetch()
-    out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as out:
+    with atomic_dir(out_dir, is_prepared_dir, protected, WRITER) as out:
         train_pairs: Iterable[tuple[str, str]] = source.iter_pairs("train")
         if settings["kind"] == "sentencepiece":
             _stage_pairs(train_pairs, out)

@@ -55,15 +55,99 @@ class RaggedArray:
         atomic_save(lambda tmp: _np_save(tmp, self.offsets), prefix + ".offsets.npy")
 
     @classmethod
-    def load(cls, prefix: str | Path, mmap: bool = True) -> RaggedArray:
+    def load(cls, prefix: str | Path, mmap: bool = True, vocab_size: int | None = None,
+             vocab_source: str = "") -> RaggedArray:
+        """Open ``prefix.ids.npy`` / ``prefix.offsets.npy`` and check them (:func:`check_ragged`), so a
+        damaged file is a :class:`DataError` naming it here, not a numpy or torch error later.
+
+        ``vocab_size``: every id must lie in [0, vocab_size) (``vocab_source`` says where the size came
+        from, for the message); None skips that check (one O(n) pass over the ids less).
+        """
         prefix = str(prefix)
         mode = "r" if mmap else None
-        try:
-            ids = np.load(prefix + ".ids.npy", mmap_mode=mode)
-            offsets = np.load(prefix + ".offsets.npy", mmap_mode=mode)
-        except FileNotFoundError as exc:
-            raise DataError("prepared split file not found (run `repro prepare` first)", exc.filename) from exc
-        return cls(ids, np.asarray(offsets))
+        ids = _open_npy(Path(prefix + ".ids.npy"), mode)
+        offsets = np.asarray(_open_npy(Path(prefix + ".offsets.npy"), mode))
+        check_ragged(ids, offsets, Path(prefix + ".ids.npy"), Path(prefix + ".offsets.npy"), vocab_size,
+                     vocab_source)
+        return cls(ids, offsets)
+
+
+# ------------------------------------------------------------------------------------------- checks
+_DAMAGED = "the data directory is damaged; re-run `repro prepare` to rebuild it"
+_CHUNK = 1 << 24  # elements per slice when searching for the first bad id (bounded temporary memory)
+
+
+def _open_npy(path: Path, mode: str | None) -> np.ndarray:
+    """Load a 1-D integer ``.npy`` after checking its header and that the file holds exactly the bytes the
+    header describes (np.load with mmap accepts a file with trailing bytes, and without mmap reports a
+    truncated one as a bare "cannot reshape" or "EOF" error)."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:  # np.save writes 3.0 only for non-latin-1 field names, never for an integer array
+                raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+            data_start = handle.tell()
+        if dtype.kind not in "iu":
+            raise DataError(f"array has dtype {dtype}, expected integers; {_DAMAGED}", path)
+        if len(shape) != 1:
+            raise DataError(f"array has shape {shape}, expected a 1-D array; {_DAMAGED}", path)
+        expected = data_start + shape[0] * dtype.itemsize
+        size = path.stat().st_size
+        if size != expected:
+            what = "truncated" if size < expected else "longer than its header says"
+            raise DataError(f"file is {what}: {size} bytes, its header describes {shape[0]} {dtype} values "
+                            f"({expected} bytes); {_DAMAGED}", path)
+        return np.load(path, mmap_mode=mode, allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise DataError("prepared split file not found (run `repro prepare` first)", exc.filename) from exc
+    except (ValueError, OSError, EOFError) as exc:  # bad magic, unreadable header, I/O error
+        raise DataError(f"not a readable .npy array ({exc}); {_DAMAGED}", path) from exc
+
+
+def check_ragged(ids: np.ndarray, offsets: np.ndarray, ids_path: Path, offsets_path: Path,
+                 vocab_size: int | None = None, vocab_source: str = "") -> None:
+    """Offsets start at 0, never decrease, end at len(ids); ids lie in [0, vocab_size) when given.
+
+    Vectorised: one comparison over the offsets and a min and a max over the (memory-mapped) ids; the
+    position of a bad id is searched for only once one is known to exist.
+    """
+    if len(offsets) == 0:
+        raise DataError(f"offsets array is empty (it needs n+1 entries for n sentences); {_DAMAGED}", offsets_path)
+    if offsets[0] != 0:
+        raise DataError(f"offsets start at {int(offsets[0])}, expected 0; {_DAMAGED}", offsets_path)
+    decreasing = offsets[1:] < offsets[:-1]
+    if decreasing.any():
+        i = int(np.argmax(decreasing))
+        raise DataError(f"offsets decrease at sentence {i}: offset {int(offsets[i + 1])} follows "
+                        f"{int(offsets[i])} (offsets must be non-decreasing); {_DAMAGED}", offsets_path)
+    if offsets[-1] != len(ids):
+        raise DataError(f"offsets end at {int(offsets[-1])} but {ids_path.name} has {len(ids)} ids; {_DAMAGED}",
+                        offsets_path)
+    if vocab_size is None or len(ids) == 0:
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if low >= 0 and high < vocab_size:
+        return
+    position = _first_outside(ids, vocab_size)
+    sentence = int(np.searchsorted(offsets, position, side="right")) - 1
+    source = f" ({vocab_source})" if vocab_source else ""
+    raise DataError(f"sentence {sentence} (0-based), position {position}: token id {int(ids[position])} is outside "
+                    f"the vocabulary's valid range [0, {vocab_size}){source}; {_DAMAGED}", ids_path)
+
+
+def _first_outside(ids: np.ndarray, vocab_size: int) -> int:
+    """Index of the first id outside [0, vocab_size) (one is known to exist), slice by slice so that the
+    boolean mask never covers the whole array."""
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start:start + _CHUNK]
+        bad = np.flatnonzero((part < 0) | (part >= vocab_size))
+        if len(bad):
+            return start + int(bad[0])
+    raise AssertionError("no id outside the vocabulary")  # callers check min/max first
 
 
 def _np_save(path: str, array: np.ndarray) -> None:
@@ -144,10 +228,35 @@ def load_meta(data_dir: str | Path) -> dict:
         raise DataError(f"invalid JSON ({exc.msg})", path, exc.lineno) from exc
 
 
-def load_split(data_dir: str | Path, split: str, mmap: bool = True) -> ParallelSplit:
+def vocab_size(data_dir: str | Path, side: str, meta: dict | None = None) -> tuple[int | None, str]:
+    """(size, where it came from) of the ``src`` or ``tgt`` vocabulary: ``meta.json``'s
+    ``{side}_vocab_size`` (what the model's embedding is built with), else the line count of
+    ``vocab.{side}.txt``; (None, "") when the directory records neither."""
     data_dir = Path(data_dir)
-    if not (data_dir / "meta.json").exists():
-        raise DataError("not a prepared data directory (no meta.json); run `repro prepare` first", data_dir)
-    return ParallelSplit(
-        RaggedArray.load(data_dir / f"{split}.src", mmap), RaggedArray.load(data_dir / f"{split}.tgt", mmap), split
-    )
+    meta = load_meta(data_dir) if meta is None else meta
+    key = f"{side}_vocab_size"
+    if key in meta:
+        value = meta[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise DataError(f"{key} must be a positive integer, got {value!r}", data_dir / "meta.json")
+        return value, f"meta.json {key}"
+    path = data_dir / f"vocab.{side}.txt"
+    if path.exists():
+        with open(path, "rb") as handle:
+            return sum(1 for _ in handle), f"{path.name} lines"
+    return None, ""
+
+
+def load_split(data_dir: str | Path, split: str, mmap: bool = True) -> ParallelSplit:
+    """One split of a prepared data directory, checked once here (:meth:`RaggedArray.load`): readable
+    arrays, consistent offsets, ids within each side's vocabulary, as many source as target sentences."""
+    data_dir = Path(data_dir)
+    meta = load_meta(data_dir)
+    sides = {}
+    for side in ("src", "tgt"):
+        size, source = vocab_size(data_dir, side, meta)
+        sides[side] = RaggedArray.load(data_dir / f"{split}.{side}", mmap, size, source)
+    if len(sides["src"]) != len(sides["tgt"]):
+        raise DataError(f"{len(sides['src'])} source sentences but {split}.tgt.offsets.npy has "
+                        f"{len(sides['tgt'])} target sentences; {_DAMAGED}", data_dir / f"{split}.src.offsets.npy")
+    return ParallelSplit(sides["src"], sides["tgt"], split)

@@ -125,6 +125,8 @@ def sacrebleu_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict:
 
     if len(hyps) != len(refs):
         raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+    if not hyps:
+        raise ValueError("no sentences to score (sacreBLEU needs at least one hypothesis)")
     bleu, chrf = BLEU(), CHRF()
     bleu_score = bleu.corpus_score(list(hyps), [list(refs)])
     chrf_score = chrf.corpus_score(list(hyps), [list(refs)])

@@ -10,14 +10,15 @@ so the teacher-forced decoder stays one fused RNN call) for the bottleneck ablat
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-ATTENTIONS = ("none", "luong")
+from repro.models.config import CELL_NAMES, ModelConfig
+
+CELLS = dict(zip(CELL_NAMES, (nn.LSTM, nn.GRU, nn.RNN), strict=True))
 # oneDNN (CPU bf16) compiles and caches one matmul, with its own reordered copy of the weights, per input
 # shape (~20 MB each with an 11k vocabulary); the number of rows that reach the output layer (scored
 # tokens, live hypotheses) changes with every batch, so they are padded to a multiple of this.
@@ -25,44 +26,6 @@ CPU_BF16_ROWS = 64
 
 # An RNN state: (h, c) for an LSTM, h for a GRU or vanilla RNN; each tensor is [layers, batch, hidden].
 RNNState = Tensor | tuple[Tensor, Tensor]
-
-
-@dataclass
-class ModelConfig:
-    """Model shape. The defaults are the paper's: 4 layers of 1000 LSTM cells, 1000-d embeddings."""
-
-    src_vocab_size: int
-    tgt_vocab_size: int
-    embedding_size: int = 1000
-    hidden_size: int = 1000
-    num_layers: int = 4
-    cell: str = "lstm"
-    dropout: float = 0.0
-    reverse_source: bool = True
-    attention: str = "none"
-    init_range: float = 0.08
-    # LSTM forget-gate bias at init (Jozefowicz et al. 2015; Joey NMT uses 1.0); None keeps the paper's
-    # uniform init. Set on bias_ih, with bias_hh's forget slice zeroed, so the gate's bias is exactly this.
-    forget_bias: float | None = None
-    pad_id: int = 0
-    sos_id: int = 2
-    eos_id: int = 3
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"model.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        if self.attention not in ATTENTIONS:
-            raise ValueError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
-        for name in ("src_vocab_size", "tgt_vocab_size", "embedding_size", "hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
-        if self.forget_bias is not None and self.cell != "lstm":
-            raise ValueError(f"model.forget_bias applies to LSTM cells only, not {self.cell!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from repro.experiments import FORWARD, REVERSED, SystemSpec
 from repro.io import atomic_write
 from repro.report import paper
 from repro.report.bins import quantile_bins
-from repro.report.claims import ALPHA, ClaimRow, claims_markdown, threshold_verdict, verdict
+from repro.report.claims import ALPHA, ClaimRow, claims_data, claims_markdown, threshold_verdict, verdict
 from repro.report.context import ReportContext
 from repro.report.figures import plot_binned_bleu, plot_curves
 from repro.report.tables import format_mean_std, write_table
@@ -291,6 +291,9 @@ def claims(ab: Ablations, grad_summary: dict | None, prefix: Path) -> list[Claim
     text = claims_markdown(rows, f"Claims tested in experiment '{ctx.experiment}'", ctx.scale_note())
     with atomic_write(prefix.with_suffix(".md"), encoding="utf-8") as handle:
         handle.write(text)
+    with atomic_write(prefix.with_suffix(".json"), encoding="utf-8") as handle:
+        json.dump(claims_data(rows), handle, indent=1, ensure_ascii=False)
+        handle.write("\n")
     return rows
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 ALPHA = 0.05
 
@@ -46,3 +47,8 @@ def claims_markdown(rows: list[ClaimRow], title: str, scale_note: str) -> str:
         cells = [str(i), row.claim, row.source, row.experiment, row.ours, row.paper or "—", p, f"**{row.verdict}**"]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def claims_data(rows: list[ClaimRow]) -> list[dict[str, Any]]:
+    """The claims as data (claims.json): what the comparison with a reference and the tests read."""
+    return [{"number": i, **asdict(row)} for i, row in enumerate(rows, 1)]

@@ -8,11 +8,15 @@ perplexity) and ``rng`` (every generator's state) as the trainer writes them.
 from __future__ import annotations
 
 import json
+import platform
+import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from repro.data.storage import load_meta
@@ -58,6 +62,55 @@ def write_run_json(run_dir: str | Path, info: dict[str, Any]) -> None:
     with atomic_write(Path(run_dir) / "run.json", encoding="utf-8") as handle:
         json.dump(info, handle, indent=2, sort_keys=True)
         handle.write("\n")
+
+
+def environment_info(device: torch.device) -> dict[str, Any]:
+    """What a run's numbers depend on besides its config (for run.json): library versions, the device and
+    the CPU thread count. Plain strings and ints, so it serialises as JSON."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = _cpu_model_name()
+    return {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__,
+            "platform": platform.platform(), "device_type": device.type, "device_name": name,
+            "num_threads": torch.get_num_threads()}
+
+
+def _cpu_model_name() -> str:
+    """The CPU's marketing name: platform.processor() is only the architecture ("x86_64") on Linux, so
+    /proc/cpuinfo's "model name" comes first where it exists."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:  # not Linux, or /proc not mounted
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+# The names repro.io.atomic_write/atomic_save give their temporary files: tempfile.mkstemp with prefix
+# ".<target name>." and suffix ".tmp", whose random part is 8 characters of [a-z0-9_].
+_TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_orphaned_temporaries(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files a SIGKILLed run left beside run.json, log.jsonl and the checkpoints
+    (an atomic write that is killed cannot clean up after itself; a checkpoint's is as large as the
+    model). Only plain files whose whole name matches the temporary pattern are touched; returns them."""
+    removed = []
+    for folder in (Path(run_dir), Path(run_dir) / "checkpoints"):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if _TEMPORARY.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        print(f"{run_dir}: removed {len(removed)} temporary file(s) left by a killed run: "
+              f"{', '.join(str(p) for p in removed)}", file=sys.stderr)
+    return removed
 
 
 def read_run_json(run_dir: str | Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from repro.config import dataclass_from_dict
 from repro.data.batching import BATCH_BY
-from repro.errors import ReproError
+from repro.errors import ConfigError
 from repro.train.schedule import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam")
@@ -36,7 +36,7 @@ class TrainConfig:
     min_lr: float = 0.0
     min_improvement: float = 0.0
     # loss = sum of target-token cross-entropies / sentences in the batch; clip ||g|| at 5 after that
-    clip_norm: float = 5.0
+    clip_norm: float | None = 5.0
     teacher_forcing_ratio: float = 1.0
     # label smoothing of the training loss (Szegedy et al. 2016); perplexities stay the true ones
     label_smoothing: float = 0.0
@@ -61,8 +61,8 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        def bad(message: str) -> ReproError:
-            return ReproError(f"config section 'train': {message}")
+        def bad(message: str) -> ConfigError:
+            return ConfigError(f"config section 'train': {message}")
 
         if self.optimizer not in OPTIMIZERS:
             raise bad(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")

@@ -36,7 +36,9 @@ from repro.train import distributed
 from repro.train.checkpoint import (
     checkpoint_path,
     copy_data_files,
+    environment_info,
     load_checkpoint,
+    remove_orphaned_temporaries,
     save_checkpoint,
     write_run_json,
 )
@@ -314,6 +316,8 @@ class _Run:
 
     # ----------------------------------------------------------------------------- setup
     def _load_data(self) -> None:
+        """Open and check (``load_split``: readable arrays, offsets, ids within the vocabularies) the splits
+        training reads; a damaged data directory is a DataError here, before the run directory is touched."""
         cfg = self.cfg
         self.train_split = load_split(self.data_dir, "train")
         self.valid_split = load_split(self.data_dir, "valid")
@@ -329,7 +333,7 @@ class _Run:
 
     def run(self) -> dict[str, Any]:
         cfg, dev = self.cfg, self.device
-        self._load_data()
+        self._load_data()  # first: a bad data directory must not create or change the run directory
         if self.payload is not None and self.payload["trainer"].get("train_pairs", self.train_pairs) != self.train_pairs:
             raise ReproError(f"{self.last_path}: the run was trained on {self.payload['trainer']['train_pairs']} "
                              f"training pairs, {self.data_dir} has {self.train_pairs}; cannot resume on other data")
@@ -360,31 +364,55 @@ class _Run:
 
             self.ddp_model = DistributedDataParallel(self.model, device_ids=[dev.index] if dev.type == "cuda" else None)
         self.parameters = sum(p.numel() for p in self.model.parameters())
+        self.environment = environment_info(dev)
+        self.state = state
         if self.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            copy_data_files(self.data_dir, self.run_dir)
-            log_path = self.run_dir / "log.jsonl"
-            if self.resume:
-                truncate_log(log_path, state.step)
-            elif log_path.exists():
-                log_path.unlink()
-        self.state = state
-        self.logger = _Logger(self.run_dir, self.main)
-        self._write_run_json("running")
+        # From here on the run directory exists: whatever stops the run, run.json must not keep saying
+        # "running" (that is what a SIGKILL leaves, and what resuming is for).
+        logger: _Logger | None = None
         try:
+            if self.main:
+                remove_orphaned_temporaries(self.run_dir)
+                copy_data_files(self.data_dir, self.run_dir)
+                log_path = self.run_dir / "log.jsonl"
+                if self.resume:
+                    truncate_log(log_path, state.step)
+                elif log_path.exists():
+                    log_path.unlink()
+            self.logger = logger = _Logger(self.run_dir, self.main)
+            self._write_run_json("running")
             self._loop()
             if self.main:
                 print(f"{self.run_dir}: {self._stop_message()}", file=sys.stderr)
         except Diverged as exc:
-            self._write_run_json("diverged")
             last = (f"the last good checkpoint is {self.last_path} (step {self._saved_step})" if self._saved_step
                     is not None else "no checkpoint was saved before it")
-            raise ReproError(f"{self.run_dir}: training diverged at step {state.step + 1} "
-                             f"(epoch {self._epoch_float():.3f}, lr {self._lr:g}): {exc}; {last}. "
-                             "Try a lower train.lr or train.clip_norm.") from None
+            message = (f"{self.run_dir}: training diverged at step {state.step + 1} "
+                       f"(epoch {self._epoch_float():.3f}, lr {self._lr:g}): {exc}; {last}. "
+                       "Try a lower train.lr or train.clip_norm.")
+            self._record_stop("diverged", message)
+            raise ReproError(message) from None
+        except KeyboardInterrupt:
+            self._record_stop("interrupted", "KeyboardInterrupt")
+            raise
+        except BaseException as exc:
+            self._record_stop("failed", str(exc) if isinstance(exc, ReproError) else f"{type(exc).__name__}: {exc}")
+            raise
         finally:
-            self.logger.close()
+            if logger is not None:
+                logger.close()
         return self._write_run_json("done")
+
+    def _record_stop(self, status: str, error: str) -> None:
+        """Write run.json for a run that stopped early; a failure to write it (a full disk, say) is reported
+        but must not hide the exception that stopped the run."""
+        try:
+            self._write_run_json(status, error)
+        except Exception as exc:  # noqa: BLE001 -- the original exception is re-raised by the caller
+            if self.main:
+                print(f"warning: {self.run_dir}: could not record status {status!r} in run.json: {exc}",
+                      file=sys.stderr)
 
     def _stop_message(self) -> str:
         s, conv = self.state, self.state.convergence
@@ -414,10 +442,15 @@ class _Run:
                 "best_valid_ppl": conv.best_valid_ppl if finite else None,
                 "best_epoch": round(conv.best_epoch, 6) if finite else None,
                 "best_step": conv.best_step if finite else None,
-                "stop_reason": (self._stop() or (None,))[0] if status == "done" else None}
+                "stop_reason": (self._stop() or (None,))[0] if status == "done" else None,
+                "environment": self.environment}
 
-    def _write_run_json(self, status: str) -> dict[str, Any]:
+    def _write_run_json(self, status: str, error: str | None = None) -> dict[str, Any]:
+        """run.json (rank 0 only); ``error`` says why a run stopped with status failed, interrupted or
+        diverged, and is absent otherwise (a resumed run's run.json no longer carries the old error)."""
         info = self._run_info(status)
+        if error is not None:
+            info["error"] = error
         if self.main:
             write_run_json(self.run_dir, info)
         return info

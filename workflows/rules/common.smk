@@ -7,23 +7,33 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from repro.experiments import Layout, plan, runs_of_decoder
+from repro.errors import ReproError
+from repro.experiment_config import validate_experiment_config
+from repro.experiments import ExperimentDirs, Layout, runs_of_decoder
+from repro.inference.config import DecodeConfig
 from repro.report.ablation_report import AXES
 
 min_version("8.0")
 
 
 validate(config, "../schemas/config.schema.yaml")
+# Every section checked by the dataclass of the command that reads it, once as written and once per
+# planned run: a typo anywhere fails here, at `snakemake -n`, before any job runs.
+try:
+    # Which models are trained and which systems decoded: the same plan the report reads.
+    PLAN = validate_experiment_config(config)
+    DECODE = DecodeConfig.from_dict(config.get("decode"))
+except ReproError as exc:
+    raise WorkflowError(f"invalid experiment config: {exc}") from None
 
 EXP = config["experiment"]
-WORK = f"work/{EXP}"  # intermediates, regenerable, gitignored
-RESULTS = f"results/{EXP}"  # final tables, figures and report, committed
+DIRS = ExperimentDirs.of(EXP)
+WORK = DIRS.work  # intermediates, regenerable, not committed
+RESULTS = DIRS.results  # this run's tables, figures, claims and comparison, not committed
+REFERENCE = DIRS.reference  # the committed results this run is compared with
 LOGS = f"{WORK}/logs"  # one log per job: {LOGS}/<step>[/<name>].log
-DATA_DIR = f"{WORK}/data"  # written by `repro prepare`, whole and atomically
-
-# Which models are trained and which systems decoded: the same plan the report reads.
-PLAN = plan(config)
 LAYOUT = Layout(WORK)
+DATA_DIR = LAYOUT.data_dir  # written by `repro prepare`, whole and atomically
 RESOURCES = config.get("resources", {})
 
 # The config sections each step reads. A step's command gets a config file holding exactly those
@@ -56,7 +66,16 @@ def write_yaml(path, content):
         yaml.safe_dump(content, handle, sort_keys=False)
 
 
-# ---- helpers of the rule files (train, decode, paper, ablations)
+# ---- helpers of the rule files (prepare, train, decode, paper, ablations, reference)
+
+
+def fetched_record():
+    """The record of rule fetch when the data source downloads (so a dry run shows the download), else nothing."""
+    from repro.data.prepare import PrepareConfig
+    from repro.data.sources import make_source
+
+    return [f"{WORK}/fetched.json"] if make_source(PrepareConfig.from_dict(config["data"])).downloads else []
+
 
 
 def train_overrides(wildcards):
@@ -70,16 +89,8 @@ def train_launcher():
     return "repro train"
 
 
-def decode_option(name, default):
-    return config.get("decode", {}).get(name, default)
-
-
 def decode_bf16_flag():
-    """' --bf16' when config["decode"]["bf16"] is true (``snakemake --config`` gives the string "true"), else ''."""
-    value = decode_option("bf16", False)
-    if isinstance(value, str):
-        value = value.lower() == "true"
-    return " --bf16" if value else ""
+    return " --bf16" if DECODE.bf16 else ""
 
 
 def decode_runs(wildcards):
@@ -141,3 +152,22 @@ def ablation_outputs():
     if any(v.axis == "cell" for v in PLAN.variants.values()):
         outputs.append(f"{RESULTS}/figures/grad_norms.png")
     return outputs
+
+
+def reference_files(wildcards=None):
+    """The committed reference's files, so that a changed reference reruns the comparison (none: no reference)."""
+    reference = Path(REFERENCE)
+    files = sorted(reference.glob("tables/*.csv"))
+    files += [reference / name for name in ("claims.json", "provenance.json") if (reference / name).is_file()]
+    return [str(path) for path in files]
+
+
+def print_comparison():
+    """Print the run's comparison with the committed reference (without the list of differing cells);
+    False when the experiment has not reached it (a run of some targets only)."""
+    comparison = Path(RESULTS) / "comparison.md"
+    if not comparison.is_file():
+        return False
+    text = comparison.read_text(encoding="utf-8").split("\n## Different numbers", 1)[0].rstrip()
+    print(f"\n{text}")
+    return True

@@ -8,9 +8,8 @@
 #   {WORK}/scores/{system}/beam{beam}.json      `repro score`: bleu_paper, sacrebleu, chrf, signatures
 #   {WORK}/perplexity/{run}.json                `repro score --model`: ppl, nll, tokens on the test split
 # {system} is a run name or an ensemble "ensemble-<variant>-s<seed>+<seed>+..."
-# (repro.experiments.decoder_name / runs_of_decoder). Decoding options come from config["decode"]:
-# max_len_a, max_len_b, length_norm, batch_size, device, and bf16 (translate and perplexity run the
-# model under bf16 autocast: `--bf16`; scores stay fp32; fp32 with a notice where bf16 is unsupported).
+# (repro.experiments.decoder_name / runs_of_decoder). Decoding options are DECODE, the config's
+# `decode:` section read by repro.inference.config.DecodeConfig (which holds the defaults).
 
 from repro.experiments import runs_of_decoder
 
@@ -26,11 +25,11 @@ rule translate:
         tok=f"{WORK}/decode/{{system}}/beam{{beam}}.tok.txt",
     params:
         models=lambda wildcards, input: " ".join(f"--model {run}" for run in input.runs),
-        max_len_a=decode_option("max_len_a", 2.0),
-        max_len_b=decode_option("max_len_b", 10),
-        length_norm=decode_option("length_norm", 0.0),
-        batch_size=decode_option("batch_size", 64),
-        device=decode_option("device", "auto"),
+        max_len_a=DECODE.max_len_a,
+        max_len_b=DECODE.max_len_b,
+        length_norm=DECODE.length_norm,
+        batch_size=DECODE.batch_size,
+        device=DECODE.device,
         bf16=decode_bf16_flag(),
     log:
         f"{LOGS}/translate/{{system}}/beam{{beam}}.log",
@@ -77,7 +76,7 @@ rule perplexity:
     output:
         ppl=f"{WORK}/perplexity/{{run}}.json",
     params:
-        device=decode_option("device", "auto"),
+        device=DECODE.device,
         bf16=decode_bf16_flag(),
     log:
         f"{LOGS}/perplexity/{{run}}.log",

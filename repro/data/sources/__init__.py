@@ -1,7 +1,7 @@
 """Parallel-text sources. Each yields aligned (source, target) raw strings per split.
 
 ``make_source(config)`` builds the source named by ``PrepareConfig.source`` from its per-source section
-(``data.wmt14``, ``data.schwenk``, ``data.local``, ``data.synthetic``).
+(``data.wmt14``, ``data.schwenk``, ``data.multi30k``, ``data.local``, ``data.synthetic``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from repro.errors import ReproError
 if TYPE_CHECKING:
     from repro.data.prepare import PrepareConfig
 
-SOURCES = ("wmt14", "schwenk", "local", "synthetic")
+SOURCES = ("wmt14", "schwenk", "multi30k", "local", "synthetic")
 
 
 def make_source(config: PrepareConfig) -> ParallelSource:
@@ -27,6 +27,10 @@ def make_source(config: PrepareConfig) -> ParallelSource:
         from repro.data.sources.schwenk import SchwenkSource
 
         return SchwenkSource.from_config(config)
+    if config.source == "multi30k":
+        from repro.data.sources.multi30k import Multi30kSource
+
+        return Multi30kSource.from_config(config)
     if config.source == "local":
         from repro.data.sources.local import LocalSource
 

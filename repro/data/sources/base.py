@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from repro.errors import DataError
+from repro.io import decode_lines, open_input, read_errors
 
 SPLITS = ("train", "valid", "test")
 
@@ -21,6 +22,8 @@ class ParallelSource(ABC):
 
     name: str = ""
     pretokenized: bool = False
+    # whether fetch() downloads files (the workflow then runs it as its own job, before preparation)
+    downloads: bool = False
 
     def fetch(self) -> None:  # noqa: B027 - optional hook
         """Download / locate the data (resumable); a no-op for sources that need nothing."""
@@ -29,40 +32,36 @@ class ParallelSource(ABC):
     def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
         """Yield ``(source_sentence, target_sentence)`` raw strings of ``split`` in a fixed order."""
 
+    def input_paths(self) -> list[Path]:
+        """The user's files this source reads: an output directory holding one of them is never replaced."""
+        return []
+
     def describe(self) -> dict:
         """A JSON-able description of where the data came from (stored in stats.json)."""
         return {"name": self.name, "pretokenized": self.pretokenized}
 
 
-def open_binary(path: str | Path):
-    """Open a plain or gzip-compressed (``.gz``) file for reading bytes."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+def open_binary(path: str | Path) -> IO[bytes]:
+    """Open a plain or gzip-compressed (``.gz``) file for reading bytes; ``DataError`` if it is missing,
+    a directory or unreadable."""
+    return open_input(path, decompress=True)
 
 
 def read_lines(path: str | Path) -> Iterator[str]:
     """Yield the lines of a UTF-8 text file (``.gz`` allowed) without their line ending.
 
-    Invalid UTF-8 raises ``DataError`` naming the file and the 1-based line.
+    A leading byte-order mark is dropped; invalid UTF-8 raises ``DataError`` naming the file and the
+    1-based line (``repro.io.decode_lines``, the one line reader of every command).
     """
     with open_binary(path) as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"invalid UTF-8 at byte {exc.start} of the line", path, lineno) from None
-            yield line.rstrip("\r\n")
+        yield from decode_lines(handle, path)
 
 
 def count_lines(path: str | Path) -> int:
     """Number of lines (a last line without a newline counts)."""
     n = 0
     last = b"\n"
-    with open_binary(path) as handle:
+    with open_binary(path) as handle, read_errors(path):
         while block := handle.read(1 << 20):
             n += block.count(b"\n")
             last = block[-1:]

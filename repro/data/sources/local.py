@@ -17,6 +17,7 @@ import numpy as np
 from repro.config import dataclass_from_dict
 from repro.data.sources.base import ParallelSource, count_lines, read_lines, zip_aligned
 from repro.errors import DataError, ReproError
+from repro.io import check_input_file
 
 if TYPE_CHECKING:
     from repro.data.prepare import PrepareConfig
@@ -80,6 +81,9 @@ class LocalSource(ParallelSource):
     def __init__(self, options: LocalOptions, seed: int = 1) -> None:
         if options.format not in FORMATS:
             raise ReproError(f"data.local.format: unknown format {options.format!r}; choose {', '.join(FORMATS)}")
+        for name in ("valid_size", "test_size"):
+            if not isinstance(getattr(options, name), int) or getattr(options, name) < 0:
+                raise ReproError(f"data.local.{name} must be an integer >= 0, got {getattr(options, name)!r}")
         self.options = options
         self.seed = seed
         self._files: dict[str, tuple[str, str | None]] = {}
@@ -99,8 +103,8 @@ class LocalSource(ParallelSource):
             raise ReproError("data.local: train_src (and train_tgt unless format is tsv) is required")
         for split, (src, tgt) in self._files.items():
             for path in (src, tgt):
-                if path is not None and not Path(path).exists():
-                    raise DataError(f"{split} file not found", path)
+                if path is not None:
+                    check_input_file(path, split)  # a missing file or a directory fails now, not mid-prepare
         self._carve: dict[str, set[int]] | None = None
         self._cache: dict[str, list[tuple[str, str]]] = {}
 
@@ -170,6 +174,9 @@ class LocalSource(ParallelSource):
             for index, pair in enumerate(self._read("train")):
                 if index in keep:
                     yield pair
+
+    def input_paths(self) -> list[Path]:
+        return [Path(path) for files in self._files.values() for path in files if path is not None]
 
     def describe(self) -> dict:
         info = super().describe()

@@ -141,6 +141,7 @@ def extract(archive: Path, dest: Path) -> Path:
 class SchwenkSource(ParallelSource):
     name = "schwenk"
     pretokenized = True
+    downloads = True
 
     def __init__(self, options: SchwenkOptions | None = None, src_lang: str = "en", tgt_lang: str = "fr",
                  progress: bool = True) -> None:

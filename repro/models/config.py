@@ -1,0 +1,46 @@
+"""The ``model:`` section: the shape of the encoder–decoder (no torch here, so configs validate fast)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+CELL_NAMES = ("lstm", "gru", "rnn")
+ATTENTIONS = ("none", "luong")
+
+
+@dataclass
+class ModelConfig:
+    """Model shape. The defaults are the paper's: 4 layers of 1000 LSTM cells, 1000-d embeddings."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    embedding_size: int = 1000
+    hidden_size: int = 1000
+    num_layers: int = 4
+    cell: str = "lstm"
+    dropout: float = 0.0
+    reverse_source: bool = True
+    attention: str = "none"
+    init_range: float = 0.08
+    # LSTM forget-gate bias at init (Jozefowicz et al. 2015; Joey NMT uses 1.0); None keeps the paper's
+    # uniform init. Set on bias_ih, with bias_hh's forget slice zeroed, so the gate's bias is exactly this.
+    forget_bias: float | None = None
+    pad_id: int = 0
+    sos_id: int = 2
+    eos_id: int = 3
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_NAMES:
+            raise ValueError(f"model.cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+        for name in ("src_vocab_size", "tgt_vocab_size", "embedding_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.forget_bias is not None and self.cell != "lstm":
+            raise ValueError(f"model.forget_bias applies to LSTM cells only, not {self.cell!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,217 @@
+"""The download cache against a local HTTP server that supports Range and can drop a connection."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from repro.data.download import cache_dir, fetch_file, verify_file
+from repro.errors import DataError, ReproError
+
+
+@dataclass
+class FileServer:
+    """Serves files under ``root``; records ``(path, Range header)`` of every GET.
+
+    drop_after: send only this many body bytes of the next response, then close the connection (once).
+    ignore_range: answer 200 with the whole file even to a Range request.
+    delay: seconds to wait before answering.
+    """
+
+    root: Path
+    url: str = ""
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    drop_after: int | None = None
+    ignore_range: bool = False
+    delay: float = 0.0
+
+
+def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            server.requests.append((self.path, self.headers.get("Range")))
+            time.sleep(server.delay)
+            path = server.root / self.path.lstrip("/")
+            if not path.is_file():
+                self.send_error(404)
+                return
+            data = path.read_bytes()
+            match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+            start = 0
+            if match and not server.ignore_range:
+                start = int(match.group(1))
+                if start >= len(data):
+                    self.send_error(416)
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            body = data[start:]
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if server.drop_after is not None:
+                body, server.drop_after = body[: server.drop_after], None
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serving(root: Path) -> Iterator[FileServer]:
+    """A ``FileServer`` for ``root`` on a free local port, running in a background thread."""
+    server = FileServer(root)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def file_server(tmp_path) -> Iterator[FileServer]:
+    root = tmp_path / "served"
+    root.mkdir()
+    with serving(root) as server:
+        yield server
+
+
+@pytest.fixture
+def served_blob(file_server) -> tuple[bytes, str, str]:
+    """A 300 kB file on the server: (bytes, url, sha256)."""
+    data = os.urandom(300_000)
+    (file_server.root / "blob.bin").write_bytes(data)
+    return data, f"{file_server.url}/blob.bin", hashlib.sha256(data).hexdigest()
+
+
+def test_cache_dir_prefers_config_then_env_then_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_CACHE", str(tmp_path / "env"))
+    assert cache_dir(str(tmp_path / "cfg")) == tmp_path / "cfg"
+    assert cache_dir(None) == tmp_path / "env"
+    monkeypatch.delenv("REPRO_CACHE")
+    assert cache_dir(None).name == "seq2seq-repro" and cache_dir(None) != tmp_path / "env"
+
+
+def test_download_lands_in_cache_and_second_fetch_is_offline(tmp_path, file_server, served_blob):
+    data, url, sha = served_blob
+    cache = tmp_path / "cache"
+    path = fetch_file(url, sha, cache, "blob.bin", progress=False)
+    assert path == (cache / "blob.bin").resolve() and path.read_bytes() == data
+    assert sorted(p.name for p in cache.iterdir()) == ["blob.bin"]  # no .part, no temporary file left
+    assert fetch_file(url, sha, cache, "blob.bin", progress=False) == path
+    assert len(file_server.requests) == 1
+
+
+def test_interrupted_download_resumes_with_a_range_request(tmp_path, file_server, served_blob):
+    data, url, sha = served_blob
+    cache = tmp_path / "cache"
+    file_server.drop_after = 200_000
+    with pytest.raises(ReproError, match="resumes on the next run") as err:
+        fetch_file(url, sha, cache, "blob.bin", progress=False)
+    assert url in str(err.value)
+    part = cache / "blob.bin.part"
+    received = part.stat().st_size
+    assert 0 < received <= 200_000 and part.read_bytes() == data[:received]
+    assert not (cache / "blob.bin").exists()
+
+    path = fetch_file(url, sha, cache, "blob.bin", progress=False)
+    assert file_server.requests == [("/blob.bin", None), ("/blob.bin", f"bytes={received}-")]
+    assert path.read_bytes() == data and not part.exists()
+
+
+def test_server_ignoring_range_restarts_the_download(tmp_path, file_server, served_blob):
+    data, url, sha = served_blob
+    cache = tmp_path / "cache"
+    (cache).mkdir()
+    (cache / "blob.bin.part").write_bytes(data[:1000])
+    file_server.ignore_range = True
+    assert fetch_file(url, sha, cache, "blob.bin", progress=False).read_bytes() == data
+    assert file_server.requests == [("/blob.bin", "bytes=1000-")]
+
+
+def test_part_longer_than_the_file_starts_over(tmp_path, file_server, served_blob):
+    data, url, sha = served_blob
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "blob.bin.part").write_bytes(b"x" * (len(data) + 5))
+    assert fetch_file(url, sha, cache, "blob.bin", progress=False).read_bytes() == data
+    assert [r for _, r in file_server.requests] == [f"bytes={len(data) + 5}-", None]
+
+
+def test_checksum_mismatch_names_url_and_hashes_and_keeps_nothing(tmp_path, file_server, served_blob):
+    _, url, sha = served_blob
+    cache = tmp_path / "cache"
+    wrong = "0" * 64
+    with pytest.raises(ReproError) as err:
+        fetch_file(url, wrong, cache, "blob.bin", progress=False)
+    assert url in str(err.value) and wrong in str(err.value) and sha in str(err.value)
+    assert list(cache.iterdir()) == []
+    # a corrupted .part fails the same way and is removed, so the next try starts clean
+    (cache / "blob.bin.part").write_bytes(b"garbage")
+    with pytest.raises(ReproError):
+        fetch_file(url, sha, cache, "blob.bin", progress=False)
+    assert list(cache.iterdir()) == []
+    assert fetch_file(url, sha, cache, "blob.bin", progress=False).exists()
+
+
+def test_corrupted_cached_file_is_downloaded_again(tmp_path, file_server, served_blob):
+    data, url, sha = served_blob
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "blob.bin").write_bytes(data[:-1] + b"!")
+    assert fetch_file(url, sha, cache, "blob.bin", progress=False).read_bytes() == data
+    assert len(file_server.requests) == 1
+
+
+def test_http_404_is_a_clear_error(tmp_path, file_server):
+    cache = tmp_path / "cache"
+    url = f"{file_server.url}/missing.gz"
+    with pytest.raises(ReproError, match="404") as err:
+        fetch_file(url, "0" * 64, cache, "missing.gz", progress=False)
+    assert url in str(err.value) and "check the URL" in str(err.value)
+    assert list(cache.iterdir()) == []
+
+
+def test_parallel_fetches_of_one_file_download_it_once(tmp_path, file_server, served_blob):
+    data, url, sha = served_blob
+    cache = tmp_path / "cache"
+    file_server.delay = 0.3  # the second fetch starts while the first one is downloading
+    results: list[Path] = []
+    threads = [threading.Thread(target=lambda: results.append(fetch_file(url, sha, cache, "blob.bin", False)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and all(p.read_bytes() == data for p in results)
+    assert len(file_server.requests) == 1
+
+
+def test_verify_file_names_the_path_and_both_hashes(tmp_path):
+    path = tmp_path / "copy.gz"
+    path.write_bytes(b"abc")
+    sha = hashlib.sha256(b"abc").hexdigest()
+    assert verify_file(path, sha) == path
+    with pytest.raises(DataError) as err:
+        verify_file(path, "1" * 64)
+    assert str(path) in str(err.value) and sha in str(err.value) and "1" * 64 in str(err.value)
+    with pytest.raises(DataError, match="file not found"):
+        verify_file(tmp_path / "absent.gz", sha)
