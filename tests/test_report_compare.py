@@ -92,6 +92,11 @@ def test_missing_rows_tables_and_claims_are_listed(tmp_path):
     assert "table table1: row 'ensemble, beam 2' only in the reference" in result.missing
     assert "claims.json: only in the reference (verdicts not compared)" in result.missing
 
+    wider = write_results(tmp_path / "wider", TABLE.assign(converged=["1/1", "2/2"], **{"tokens/s": ["1", "2"]}))
+    result = compare.compare(wider, ref, "tiny")
+    assert "table table1: column 'converged' only in this run" in result.missing
+    assert not any("tokens/s" in m for m in result.missing)  # a cost column
+
 
 def test_no_reference_is_said_not_failed(tmp_path):
     run = write_results(tmp_path / "run")

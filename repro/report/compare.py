@@ -2,7 +2,7 @@
 
 The headline numbers are the cells of the tables (``tables/*.csv``: Table 1, the reversal and beam
 tables, the ablation tables) and the claims' verdicts (``claims.json``). Cost columns (train hours,
-tokens/s, device) are not compared: wall time is not a result.
+tokens/s, device) are not compared, since wall time is not a result, nor are the columns quoting the paper.
 
 What to expect is decided from the two runs' provenance (``provenance.json``): on the same kind of CPU
 with the same torch and thread count, training and decoding are deterministic for a seed, so every number
@@ -31,6 +31,8 @@ from repro.io import atomic_write
 TOLERANCE = {"score": 1.0, "perplexity": 0.05, "empty": 5, "p": 0.05}
 # Columns that report what a run cost, not what it measured.
 COST_MARKERS = ("hours", "tokens/s", "device")
+# Columns that quote the paper (its numbers, where they come from), the same in every run.
+QUOTED = ("paper", "note")
 # What must match for a run to be expected to reproduce the reference bit for bit.
 PLATFORM_KEYS = ("device_type", "device_name", "torch", "num_threads")
 PROVENANCE = "provenance.json"
@@ -145,8 +147,10 @@ def _compare_table(comparison: Comparison, name: str, ref: pd.DataFrame, run: pd
     ref_rows, run_rows = _rows(ref), _rows(run)
     comparison.missing += [f"table {name}: row {r!r} only in the reference" for r in ref_rows.keys() - run_rows.keys()]
     comparison.missing += [f"table {name}: row {r!r} only in this run" for r in run_rows.keys() - ref_rows.keys()]
-    columns = [c for c in ref.columns[1:] if not any(m in c for m in COST_MARKERS)]
+    columns = [c for c in ref.columns[1:] if _measured(c)]
     comparison.missing += [f"table {name}: column {c!r} only in the reference" for c in columns if c not in run.columns]
+    comparison.missing += [f"table {name}: column {c!r} only in this run" for c in run.columns[1:]
+                           if c not in ref.columns and _measured(c)]
     for row in (r for r in ref_rows if r in run_rows):
         for column in (c for c in columns if c in run.columns):
             theirs, mine = ref_rows[row][column], run_rows[row][column]
@@ -176,6 +180,11 @@ def _compare_claims(comparison: Comparison, ref: list[dict] | None, run: list[di
         comparison.identical += same
         if not same:
             comparison.differences.append(Difference(CLAIMS, claim, "verdict", theirs[claim], mine[claim], False))
+
+
+def _measured(column: str) -> bool:
+    """Whether a column holds what the run measured (not its cost, not a quote of the paper)."""
+    return not any(m in column for m in COST_MARKERS) and not column.lower().startswith(QUOTED)
 
 
 def _rows(table: pd.DataFrame) -> dict[str, dict[str, str]]:
@@ -251,7 +260,8 @@ def to_markdown(comparison: Comparison, limit: int = 200) -> str:
         lines += ["Tolerance where identical numbers cannot be expected (another CPU type, a GPU, another "
                   f"torch): BLEU, sacreBLEU, chrF and BLEU differences ±{tol['score']} points; perplexities "
                   f"±{tol['perplexity']:.0%}; empty translations ±{tol['empty']}; p-values ±{tol['p']}; "
-                  "verdicts must agree. Cost columns (hours, tokens/s, device) are not compared.", ""]
+                  "verdicts must agree. Cost columns (hours, tokens/s, device) and the paper's own numbers are not "
+                  "compared.", ""]
     if c.missing:
         lines += ["## Missing on one side", ""] + [f"- {m}" for m in c.missing] + [""]
     if c.verdicts:
