@@ -14,9 +14,6 @@ from repro.config import SECTIONS, apply_override
 from repro.errors import ConfigError
 from repro.experiments import Plan, plan
 
-# Set by `repro train` from the prepared data directory, never by the config.
-DATA_DEFINED_MODEL_KEYS = ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id")
-
 
 def validate_experiment_config(config: dict[str, Any]) -> Plan:
     """Check every section of ``config``; return its plan. Raises ConfigError naming the key."""
@@ -47,12 +44,12 @@ def validate_experiment_config(config: dict[str, Any]) -> Plan:
 def check_model_train(model: dict[str, Any] | None, train: dict[str, Any] | None) -> None:
     """The ``model:`` and ``train:`` sections as ``repro train`` reads them (vocabulary sizes are placeholders)."""
     from repro.config import dataclass_from_dict
-    from repro.models.config import ModelConfig
+    from repro.models.config import DATA_DEFINED_KEYS, ModelConfig
     from repro.train.config import TrainConfig
 
     values = dict(model or {}) if model is None or isinstance(model, dict) else model
     if isinstance(values, dict):
-        given = [key for key in DATA_DEFINED_MODEL_KEYS if key in values]
+        given = [key for key in DATA_DEFINED_KEYS if key in values]
         if given:
             raise ConfigError(f"config section 'model': {', '.join(given)} come(s) from the prepared data "
                               "directory (meta.json); remove it from the config")

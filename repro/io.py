@@ -98,8 +98,9 @@ def atomic_save(save_fn: Callable[[str], object], path: str | os.PathLike) -> No
 
 
 # ----------------------------------------------------------------------------------- output directories
-# Temporary directories are named ``.NAME.tmp-PID@HOST-XXXXXXXX`` (``.old-`` while the previous output is
-# being dropped), so that a later start can tell a killed run's leftovers from a run still going.
+# Temporary directories are named ``.NAME.tmp-PID@HOST-`` plus tempfile's random suffix (``.old-`` while the
+# previous output is being dropped), so that a later start can tell a killed run's leftovers from a run
+# still going.
 _OWNER = re.compile(r"^(?P<pid>\d+)@(?P<host>[^/@]*)-[^-]*$")
 
 

@@ -31,15 +31,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from repro.cli.translate import check_runs, read_lines, resolve, use_bf16
+    from repro.cli.translate import check_runs, resolve, use_bf16
     from repro.inference.encode import encode_sentences
     from repro.inference.translate import Translator
-    from repro.io import atomic_save, atomic_write
+    from repro.io import atomic_save, atomic_write, read_text_lines
 
     if not args.output.endswith((".npy", ".tsv")):
         raise ReproError(f"--output {args.output}: must end in .npy or .tsv")
     check_runs([args.model])
-    lines = read_lines(args.input)
+    lines = read_text_lines(args.input)
     device = resolve(args.device)
     translator = Translator.from_runs([args.model], which=args.checkpoint, device=device)
     ids = translator.source_ids(lines, args.tokenized_input)

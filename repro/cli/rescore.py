@@ -31,17 +31,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli.translate import check_runs, read_lines, resolve, use_bf16, write_lines
+    from repro.cli.translate import check_runs, resolve, use_bf16, write_lines
     from repro.inference.nbest import parse_lines
     from repro.inference.rescore import rescore_nbest, sequence_log_probs
     from repro.inference.translate import Translator
+    from repro.io import read_text_lines
 
     if not 0.0 <= args.weight <= 1.0:
         raise ReproError(f"--weight must be in [0, 1], got {args.weight}")
     check_runs(args.model)
-    sources = read_lines(args.src, "--src")
+    sources = read_text_lines(args.src, "--src")
     # the shared reader, not read_nbest: a directory, bad UTF-8 or a byte-order mark get clear handling
-    entries = parse_lines(read_lines(args.nbest, "--nbest"), args.nbest)
+    entries = parse_lines(read_text_lines(args.nbest, "--nbest"), args.nbest)
     for lineno, e in enumerate(entries, 1):
         if e.sent_id >= len(sources):
             raise DataError(f"sentence id {e.sent_id} but --src has only {len(sources)} lines", args.nbest, lineno)

@@ -69,10 +69,11 @@ def _not_empty(hyp_path: str, hyp: list[str], ref_path: str, ref: list[str]) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli.translate import check_runs, read_lines, resolve, use_bf16
+    from repro.cli.translate import check_runs, resolve, use_bf16
     from repro.evaluation.bleu import (
         bleu_details, moses_tokenize_lines, multibleu_string, sacrebleu_scores, sentence_stats,
     )
+    from repro.io import read_text_lines
 
     result: dict = {}
     has_hyp = args.hyp or args.tokenized_hyp
@@ -82,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
         if not (args.ref or args.tokenized_ref):
             raise ReproError("--ref or --tokenized-ref is required to score hypotheses")
         tokenizer = None
-        hyp = read_lines(args.hyp, "--hyp") if args.hyp else None
-        ref = read_lines(args.ref, "--ref") if args.ref else None
+        hyp = read_text_lines(args.hyp, "--hyp") if args.hyp else None
+        ref = read_text_lines(args.ref, "--ref") if args.ref else None
 
         def tokenized(tok_path, raw, name):
             nonlocal tokenizer
             if tok_path:
-                return read_lines(tok_path, f"--tokenized-{name}")
+                return read_text_lines(tok_path, f"--tokenized-{name}")
             tokenizer = tokenizer or _moses_tokenizer(args)
             return moses_tokenize_lines(raw, args.tgt_lang, tokenizer)
 
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         _aligned(hyp_name, hyp_tok, ref_name, ref_tok)
         _not_empty(args.tokenized_hyp or args.hyp, hyp_tok, args.tokenized_ref or args.ref, ref_tok)
         if args.src:
-            _aligned(f"--src ({args.src})", read_lines(args.src, "--src"), ref_name, ref_tok)
+            _aligned(f"--src ({args.src})", read_text_lines(args.src, "--src"), ref_name, ref_tok)
         stats = sentence_stats(hyp_tok, ref_tok)
         details = bleu_details(stats)
         result["sentences"] = len(hyp_tok)
@@ -138,15 +139,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bootstrap(args, stats_a, ref, ref_tok, hyp, tokenized) -> dict:
-    from repro.cli.translate import read_lines
     from repro.evaluation.bleu import sentence_stats
     from repro.evaluation.bootstrap import paired_bootstrap
+    from repro.io import read_text_lines
 
     if not (args.hyp2 or args.tokenized_hyp2):
         raise ReproError("--bootstrap needs a second system: --hyp2 or --tokenized-hyp2")
     if args.bootstrap < 1 or args.seed < 1:
         raise ReproError("--bootstrap and --seed must be positive")
-    hyp2 = read_lines(args.hyp2, "--hyp2") if args.hyp2 else None
+    hyp2 = read_text_lines(args.hyp2, "--hyp2") if args.hyp2 else None
     hyp2_tok = tokenized(args.tokenized_hyp2, hyp2, "hyp2")
     _aligned(f"--hyp2 ({args.tokenized_hyp2 or args.hyp2})", hyp2_tok, f"references ({args.tokenized_ref or args.ref})", ref_tok)
     out = {"paper_bleu": paired_bootstrap(stats_a, sentence_stats(hyp2_tok, ref_tok), args.bootstrap, args.seed),

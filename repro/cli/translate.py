@@ -18,12 +18,6 @@ HELP = "translate text with a trained run (or an ensemble of runs) by left-to-ri
 
 
 # ----------------------------------------------------------------------------------- shared helpers
-def read_lines(path: str | None, what: str = "input") -> list[str]:
-    """Lines of a UTF-8 file (or stdin when ``path`` is None or '-'), without their newlines or a leading
-    byte-order mark; ``what`` names the file in errors (``repro.io.read_text_lines``)."""
-    return read_text_lines(path, what)
-
-
 def check_runs(paths: Sequence[str]) -> None:
     """Fail with the option's name when a ``--model`` is not a directory (before loading anything)."""
     for path in paths:
@@ -126,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.length_norm < 0:
         raise ReproError(f"--length-norm must be >= 0, got {args.length_norm}")
     check_runs(args.model)
-    lines = read_lines(args.input)
+    lines = read_text_lines(args.input)
     device = resolve(args.device)
     translator = Translator.from_runs(args.model, which=args.checkpoint, device=device)
     options = DecodeOptions(args.beam, max(args.nbest, 1), args.max_len_a, args.max_len_b, args.length_norm,

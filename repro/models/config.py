@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 CELL_NAMES = ("lstm", "gru", "rnn")
 ATTENTIONS = ("none", "luong")
+# Set from the prepared data directory by `repro train`, never by a config.
+DATA_DEFINED_KEYS = ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id")
 
 
 @dataclass

@@ -163,19 +163,17 @@ def seed_everything(seed: int) -> None:
 def model_config_for(data_dir: Path, model_section: dict[str, Any] | None) -> ModelConfig:
     """ModelConfig from the ``model:`` section; vocabulary sizes come from the data directory."""
     from repro.config import dataclass_from_dict
+    from repro.models.config import DATA_DEFINED_KEYS
 
     meta = read_meta(data_dir)
     values = dict(model_section or {})
-    for key in ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id"):
+    for key in DATA_DEFINED_KEYS:
         if key in values:
             raise ReproError(f"config section 'model': {key} comes from the data directory "
                              f"({data_dir}/meta.json), remove it from the config")
     values["src_vocab_size"] = int(meta["src_vocab_size"])
     values["tgt_vocab_size"] = int(meta["tgt_vocab_size"])
-    try:
-        return dataclass_from_dict(ModelConfig, values, "model")
-    except (TypeError, ValueError) as exc:
-        raise ReproError(f"config section 'model': {exc}") from exc
+    return dataclass_from_dict(ModelConfig, values, "model")  # a ConfigError names the key
 
 
 def read_meta(data_dir: Path) -> dict[str, Any]:

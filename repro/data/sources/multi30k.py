@@ -80,15 +80,18 @@ class Multi30kSource(ParallelSource):
     def downloads(self) -> bool:  # type: ignore[override]
         return self.options.local_dir is None
 
+    def _cache(self) -> Path:
+        return cache_dir(self.options.cache_dir) / "multi30k"
+
     def input_paths(self) -> list[Path]:
         if self.options.local_dir is None:
-            return [cache_dir(self.options.cache_dir) / "multi30k"]
+            return [self._cache()]
         return [Path(self.options.local_dir).expanduser() / fname for fname in self.checksums]
 
     def fetch(self) -> None:
         """Download (or locate) the six files and verify every checksum."""
         local = self.options.local_dir
-        cache = cache_dir(self.options.cache_dir) / "multi30k"
+        cache = self._cache()
         base = self.options.base_url.rstrip("/") + "/"
         for fname, sha256 in self.checksums.items():
             if local is not None:

@@ -10,11 +10,8 @@ one is known, and extracted once (a ``.extracted`` marker records a finished ext
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,58 +57,33 @@ class SchwenkOptions:
 
 
 def md5sum(path: str | Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    import pooch
+
+    return pooch.file_hash(str(path), alg="md5")
 
 
 def download(url: str, dest: str | Path, md5: str | None = None, progress: bool = True,
              timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest``, resuming ``dest.part`` with an HTTP Range request; verify ``md5``.
 
-    A finished ``dest`` is kept (re-checked against ``md5``). A checksum mismatch deletes the bad file and
-    raises ``DataError``. A server that ignores Range (status 200) restarts the file from zero.
+    The transfer is ``repro.data.download.ResumingDownloader``'s (a server that ignores Range restarts
+    from zero). A finished ``dest`` is kept (re-checked against ``md5``). A checksum mismatch deletes the
+    bad file and raises ``DataError``.
     """
-    from tqdm.auto import tqdm
+    import requests
+
+    from repro.data.download import ResumingDownloader
 
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not dest.exists():
         part = dest.with_name(dest.name + ".part")
-        have = part.stat().st_size if part.exists() else 0
-        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
         try:
-            response = urllib.request.urlopen(request, timeout=timeout)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 416 and have:  # the part file is already complete
-                response = None
-            else:
-                raise ReproError(f"download failed: {url}: HTTP {exc.code} {exc.reason}") from exc
-        except (urllib.error.URLError, OSError) as exc:
+            ResumingDownloader(part, progress, timeout)(url, str(dest))
+        except requests.HTTPError as exc:
+            raise ReproError(f"download failed: {url}: HTTP {exc.response.status_code} {exc.response.reason}") from exc
+        except requests.RequestException as exc:
             raise ReproError(f"download failed: {url}: {exc} (a rerun resumes from {part})") from exc
-        if response is not None:
-            with response:
-                resumed = response.status == 206
-                if not resumed:
-                    have = 0
-                length = response.headers.get("Content-Length")
-                total = have + int(length) if length is not None else None
-                mode = "ab" if resumed else "wb"
-                with open(part, mode) as out, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                                   desc=dest.name, disable=not progress) as bar:
-                    try:
-                        while block := response.read(1 << 20):
-                            out.write(block)
-                            bar.update(len(block))
-                    except OSError as exc:
-                        raise ReproError(f"download interrupted: {url}: {exc} (a rerun resumes)") from exc
-                if total is not None and part.stat().st_size != total:
-                    raise ReproError(
-                        f"download incomplete: {url}: got {part.stat().st_size} of {total} bytes (a rerun resumes)"
-                    )
-        os.replace(part, dest)
     if md5 is None:
         warnings.warn(f"{dest}: no md5 known, integrity not checked", stacklevel=2)
     else:
