@@ -41,7 +41,7 @@ import torch
 from repro.inference.beam_search import beam_search, max_lengths
 from repro.inference.ensemble import Ensemble
 from repro.models.seq2seq import ModelConfig, Seq2Seq
-from repro.train.device import autocast, check_bf16
+from repro.device import autocast, check_bf16
 
 NEWSTEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "newstest2014-fren"
 

@@ -376,9 +376,9 @@ def test_translate_bf16_changes_only_precision(env, tmp_path):
 
 
 def test_bf16_unsupported_falls_back_to_fp32(env, tmp_path, monkeypatch, capsys):
-    import repro.train.device
+    import repro.device
 
-    monkeypatch.setattr(repro.train.device, "bf16_unsupported_reason", lambda device: "no bf16 on this test CPU")
+    monkeypatch.setattr(repro.device, "bf16_unsupported_reason", lambda device: "no bf16 on this test CPU")
     out = {}
     for flag in ([], ["--bf16"]):
         path = tmp_path / f"out{len(flag)}.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from repro.errors import ConfigError
 from repro.models.seq2seq import ModelConfig, Seq2Seq, reverse_padded
 
 
@@ -118,7 +119,7 @@ def test_reorder_state_selects_rows():
 @pytest.mark.parametrize("bad", [{"cell": "transformer"}, {"attention": "bahdanau"}, {"num_layers": 0},
                                  {"dropout": 1.0}])
 def test_invalid_config_is_rejected(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         ModelConfig(src_vocab_size=10, tgt_vocab_size=10, **bad)
 
 
@@ -133,7 +134,7 @@ def test_forget_bias_sets_the_lstm_forget_gate_exactly():
             assert ih[:5].abs().max() <= 0.08 and ih[10:].abs().max() <= 0.08
     default = Seq2Seq(ModelConfig(src_vocab_size=12, tgt_vocab_size=12, embedding_size=4, hidden_size=5))
     assert default.encoder.bias_ih_l0[5:10].abs().max() <= 0.08  # off by default: the paper's init
-    with pytest.raises(ValueError, match="forget_bias applies to LSTM"):
+    with pytest.raises(ConfigError, match="forget_bias applies to LSTM"):
         ModelConfig(src_vocab_size=12, tgt_vocab_size=12, cell="gru", forget_bias=1.0)
 
 

@@ -209,7 +209,7 @@ def test_stop_reason_names_the_limit(data_dir, tmp_path, limit, reason):
 
 
 def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir, tmp_path, monkeypatch, capsys):
-    import repro.train.device as device
+    import repro.device as device
 
     monkeypatch.setattr(device, "bf16_unsupported_reason", lambda dev: "this CPU has no native bfloat16")
     info = run(data_dir, tmp_path / "bf16", max_steps=4, bf16=True)

@@ -65,16 +65,16 @@ def add_bf16_option(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve(device: str):
-    from repro.train.device import resolve_device
+    from repro.device import resolve_device
 
-    return resolve_device(device)
+    return resolve_device(device, setting="--device")
 
 
 def use_bf16(requested: bool, device) -> bool:
     """Whether ``--bf16`` takes effect on ``device``: fp32 where bf16 is not supported (check_bf16 says why)."""
     if not requested:
         return False
-    from repro.train.device import check_bf16
+    from repro.device import check_bf16
 
     return check_bf16(device, "--bf16")  # False, with a one-line notice, where bf16 is not supported
 

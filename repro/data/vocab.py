@@ -9,9 +9,7 @@ from pathlib import Path
 from repro.errors import DataError
 from repro.io import atomic_write
 
-PAD, UNK, SOS, EOS = "<pad>", "<unk>", "<sos>", "<eos>"
-SPECIALS = (PAD, UNK, SOS, EOS)
-PAD_ID, UNK_ID, SOS_ID, EOS_ID = 0, 1, 2, 3
+from repro.data.special_tokens import EOS, EOS_ID, PAD, PAD_ID, SOS, SOS_ID, SPECIALS, UNK, UNK_ID  # noqa: F401
 
 
 class Vocab:

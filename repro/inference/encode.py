@@ -24,7 +24,7 @@ def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]], batch_siz
     """
     from tqdm import tqdm
 
-    from repro.train.device import autocast
+    from repro.device import autocast
 
     device = _model_device(model)
     order = sorted(range(len(sources)), key=lambda i: -len(sources[i]))

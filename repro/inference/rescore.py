@@ -43,7 +43,7 @@ def sequence_log_probs(
     """
     from tqdm import tqdm
 
-    from repro.train.device import autocast
+    from repro.device import autocast
 
     if len(sources) != len(targets):
         raise ValueError(f"{len(sources)} sources but {len(targets)} targets")

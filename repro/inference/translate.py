@@ -54,7 +54,7 @@ def translate_ids(
     """
     from tqdm import tqdm
 
-    from repro.train.device import autocast
+    from repro.device import autocast
 
     order = sorted((i for i in range(len(sources)) if len(sources[i]) > 0), key=lambda i: -len(sources[i]))
     results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sources]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from repro.data.special_tokens import EOS_ID, PAD_ID, SOS_ID
+from repro.errors import ConfigError
+
 CELL_NAMES = ("lstm", "gru", "rnn")
 ATTENTIONS = ("none", "luong")
 # Set from the prepared data directory by `repro train`, never by a config.
@@ -27,22 +30,22 @@ class ModelConfig:
     # LSTM forget-gate bias at init (Jozefowicz et al. 2015; Joey NMT uses 1.0); None keeps the paper's
     # uniform init. Set on bias_ih, with bias_hh's forget slice zeroed, so the gate's bias is exactly this.
     forget_bias: float | None = None
-    pad_id: int = 0
-    sos_id: int = 2
-    eos_id: int = 3
+    pad_id: int = PAD_ID
+    sos_id: int = SOS_ID
+    eos_id: int = EOS_ID
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
-            raise ValueError(f"model.cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
+            raise ConfigError(f"model.cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
         if self.attention not in ATTENTIONS:
-            raise ValueError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+            raise ConfigError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
         for name in ("src_vocab_size", "tgt_vocab_size", "embedding_size", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
-                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if self.forget_bias is not None and self.cell != "lstm":
-            raise ValueError(f"model.forget_bias applies to LSTM cells only, not {self.cell!r}")
+            raise ConfigError(f"model.forget_bias applies to LSTM cells only, not {self.cell!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -43,7 +43,7 @@ from repro.train.checkpoint import (
     write_run_json,
 )
 from repro.train.config import RESUMABLE_CHANGES, TrainConfig
-from repro.train.device import autocast, check_bf16, resolve_device
+from repro.device import autocast, check_bf16, resolve_device
 from repro.train.distributed import DistInfo
 from repro.train.evaluate import perplexity
 from repro.train.loss import linear_cross_entropy, scored_positions, token_losses

@@ -10,19 +10,20 @@ import torch
 from repro.errors import ReproError
 
 
-def resolve_device(name: str = "auto", local_rank: int | None = None) -> torch.device:
-    """``auto``: CUDA when available (``cuda:LOCAL_RANK`` under torchrun), else CPU."""
+def resolve_device(name: str = "auto", local_rank: int | None = None, setting: str = "train.device") -> torch.device:
+    """``auto``: CUDA when available (``cuda:LOCAL_RANK`` under torchrun), else CPU. ``setting`` is how the
+    calling command's user chose the device (``train.device``, ``--device``), for the error message."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ReproError("train.device is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
+            raise ReproError(f"{setting} is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
         index = local_rank if local_rank is not None else torch.cuda.current_device()
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
     if name == "cpu":
         return torch.device("cpu")
-    raise ReproError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    raise ReproError(f"{setting}: unknown device {name!r}; choose auto, cpu or cuda")
 
 
 def autocast(device: torch.device, bf16: bool):
