@@ -1,8 +1,23 @@
-# seq2seq-repro: Sutskever, Vinyals & Le (2014) as a Snakemake workflow.
+# seq2seq-repro: Sutskever, Vinyals & Le (2014), "Sequence to Sequence Learning with Neural Networks",
+# as a Snakemake workflow.
 #   snakemake --cores all                                            the offline demo (default)
 #   snakemake --cores all --configfile workflows/config/<name>.yaml  another experiment
-# Intermediates go to work/<experiment>/, final outputs to results/<experiment>/; the run ends by comparing
-# them with the committed reference, results/reference/<experiment>/.
+#   snakemake --report results/<experiment>/report.html              the HTML report of a finished run
+#
+# The method, step by step (every path comes from repro.layout; which runs and systems, from
+# repro.experiments.plan):
+#
+#   paper §       rule                 file                           writes
+#   3.1           fetch, prepare       workflows/rules/prepare.smk    work/<exp>/data/
+#   3.4           train                workflows/rules/train.smk      work/<exp>/runs/<run>/
+#   3.2, 3.6      translate            workflows/rules/translate.smk  work/<exp>/decode/<decoder>/beam<k>.txt
+#   3.6, 3.3      score, perplexity    workflows/rules/score.smk      work/<exp>/scores/, perplexity/
+#   3.6, 3.3      paper_table          workflows/rules/report.smk     results/<exp>/tables/{table1,reversal,beam,table2}
+#   3.7, 3.8      figure3, figure2     workflows/rules/report.smk     results/<exp>/figures/fig3_*, fig2_pca
+#   ablations     ablations            workflows/rules/report.smk     results/<exp>/tables/ablation_*, claims.{md,json}
+#   check         compare_reference    workflows/rules/report.smk     results/<exp>/comparison.{md,json}
+#
+# The run ends by comparing its results with the committed reference, results/reference/<experiment>/.
 
 # The demo is the default experiment. A --configfile given on the command line replaces it instead
 # of being deep-merged into it (Snakemake's default), so that no demo value leaks into another
@@ -12,13 +27,15 @@ if not workflow.overwrite_configfiles:
     configfile: "workflows/config/demo.yaml"
 
 
+report: "workflows/report/workflow.rst"
+
+
 include: "workflows/rules/common.smk"
 include: "workflows/rules/prepare.smk"
 include: "workflows/rules/train.smk"
-include: "workflows/rules/decode.smk"
-include: "workflows/rules/paper.smk"
-include: "workflows/rules/ablations.smk"
-include: "workflows/rules/reference.smk"
+include: "workflows/rules/translate.smk"
+include: "workflows/rules/score.smk"
+include: "workflows/rules/report.smk"
 
 
 localrules:
@@ -32,19 +49,21 @@ rule all:
     input:
         PAPER_OUTPUTS,
         ablation_outputs(),
-        f"{RESULTS}/comparison.md",
+        f"{RESULTS.comparison}.md",
     default_target: True
 
 
 rule step_config:
+    """The part of the experiment config that one step reads (so that editing a section reruns only the
+    steps that read it)."""
     output:
-        config=f"{WORK}/config/{{step}}.yaml",
+        config=LAYOUT.step_config("{step}"),
     params:
         # As a param, the content is part of the job's provenance: when it changes, the file is
         # rewritten and the step that reads it reruns; when it does not, nothing reruns.
         content=lambda wildcards: step_config_content(wildcards.step),
     log:
-        f"{LOGS}/step_config/{{step}}.log",
+        LAYOUT.log("step_config", "{step}"),
     wildcard_constraints:
         step="[a-z_]+",
     run:
@@ -55,7 +74,7 @@ onsuccess:
     if print_comparison():
         configfile_hint = "" if EXP == "demo" else f" --configfile <the config of {EXP}>"
         print(
-            f"\nseq2seq-repro: experiment '{EXP}' is complete: tables and figures are in {RESULTS}/, the "
-            f"committed reference in {REFERENCE}/.\n"
-            f"HTML report: snakemake --report {RESULTS}/report.html{configfile_hint}"
+            f"\nseq2seq-repro: experiment '{EXP}' is complete: tables and figures are in {RESULTS.root}/, the "
+            f"committed reference in {REFERENCE.root}/.\n"
+            f"HTML report: snakemake --report {RESULTS.root}/report.html{configfile_hint}"
         )

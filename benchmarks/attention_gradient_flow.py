@@ -25,7 +25,9 @@ from repro.data.batching import BatchSampler, collate
 from repro.data.storage import ParallelSplit, load_split
 from repro.models.seq2seq import Seq2Seq
 from repro.train.config import TrainConfig
-from repro.train.trainer import make_optimizer, model_config_for, seed_everything, training_step
+from repro.train.from_data import model_config_for
+from repro.train.state import seed_everything
+from repro.train.step import make_optimizer, training_step
 
 
 def module_norms(model: torch.nn.Module, scale: float) -> dict[str, float]:

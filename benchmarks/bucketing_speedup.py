@@ -2,7 +2,7 @@
 
 The paper (§3.4) reports a 2x speed-up from minibatches of sentences of roughly equal length. Both
 samplers here are ``repro.data.batching.BatchSampler`` (``bucketing=True`` / ``False``) feeding the real
-training step (``repro.train.trainer.training_step``). Sentence lengths come from the Multi30k En–Fr
+training step (``repro.train.step.training_step``). Sentence lengths come from the Multi30k En–Fr
 training text (whitespace tokens of ../shared/data/multi30k-enfr/train.{en,fr}.gz) when present, else
 from a synthetic long-tailed distribution; token ids are random (speed does not depend on them).
 Tokens/s counts real target tokens (words + <eos>), not padding. Bucketed and random batches are timed
@@ -27,7 +27,7 @@ from repro.data.batching import BatchSampler, collate
 from repro.data.storage import ParallelSplit, RaggedArray
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 from repro.train.config import TrainConfig
-from repro.train.trainer import make_optimizer, training_step
+from repro.train.step import make_optimizer, training_step
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "multi30k-enfr" / "train"
 

@@ -26,7 +26,7 @@ lengths drawn from a similar distribution (said in the output).
 from __future__ import annotations
 
 import argparse
-import gzip
+import itertools
 import json
 import math
 import os
@@ -34,21 +34,27 @@ import platform
 import random
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 
-from repro.inference.beam_search import beam_search, max_lengths
-from repro.inference.ensemble import Ensemble
-from repro.models.seq2seq import ModelConfig, Seq2Seq
 from repro.device import autocast, check_bf16
+from repro.inference.beam_search import Hypothesis, beam_search, max_lengths
+from repro.inference.ensemble import Ensemble
+from repro.io import iter_text_lines
+from repro.models.seq2seq import ModelConfig, Seq2Seq
+
+T = TypeVar("T")
 
 NEWSTEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "newstest2014-fren"
 
 
 # ----------------------------------------------------------------------------------- reference
 @torch.inference_mode()
-def reference_beam_search(model, src: list[int], beam_size: int, max_len: int) -> tuple[list[int], float]:
+def reference_beam_search(model: Seq2Seq | Ensemble, src: list[int], beam_size: int,
+                          max_len: int) -> tuple[list[int], float]:
     """Plain beam search for one sentence, written for clarity (same rules as repro's, no length norm)."""
     cfg = model.config
     K = beam_size
@@ -102,9 +108,8 @@ def load_sources(n: int, vocab_size: int, seed: int) -> tuple[list[list[int]], s
     if path.exists() or Path(str(path) + ".gz").exists():
         import sacremoses
 
-        opener = gzip.open if not path.exists() else open
-        with opener(path if path.exists() else Path(str(path) + ".gz"), "rt", encoding="utf-8") as handle:
-            lines = [line.strip() for _, line in zip(range(n), handle)]
+        text = iter_text_lines(path if path.exists() else Path(str(path) + ".gz"), decompress=True)
+        lines = [line.strip() for line in itertools.islice(text, n)]
         tok = sacremoses.MosesTokenizer("en")
         tokenized = [tok.tokenize(line, escape=False) or ["."] for line in lines]
         ids: dict[str, int] = {}
@@ -121,15 +126,14 @@ def make_model(seed: int, layers: int, hidden: int, vocab: int) -> Seq2Seq:
     return Seq2Seq(cfg).eval()
 
 
-def timed(fn):
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
 
 
 def bf16_available() -> bool:
-    supported = check_bf16(torch.device("cpu"))  # False (with a notice) where bf16 is not native
-    return True if supported is None else bool(supported)
+    return check_bf16(torch.device("cpu"))  # False (with a notice) where bf16 is not native
 
 
 def main() -> None:
@@ -190,17 +194,19 @@ def main() -> None:
     print(header)
     print("-" * len(header))
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     mismatches_total = 0
-    bf16_stats = {}
+    bf16_stats: dict[str, dict[str, Any]] = {}
     for name, decoder in decoders.items():
         for beam in beams:
-            def reference(ids=slow_ids, decoder=decoder, beam=beam):
+            def reference(ids: list[int] = slow_ids, decoder: Seq2Seq | Ensemble = decoder,
+                          beam: int = beam) -> list[tuple[list[int], float]]:
                 return [reference_beam_search(decoder, sources[i], beam, limits[i]) for i in ids]
 
-            def batched(ids, batch, bf16=False, decoder=decoder, beam=beam):
-                def run():
-                    out = []
+            def batched(ids: list[int], batch: int, bf16: bool = False, decoder: Seq2Seq | Ensemble = decoder,
+                        beam: int = beam) -> Callable[[], list[list[Hypothesis]]]:
+                def run() -> list[list[Hypothesis]]:
+                    out: list[list[Hypothesis]] = []
                     with autocast(torch.device("cpu"), bf16):
                         for k in range(0, len(ids), batch):
                             chunk = ids[k : k + batch]
@@ -220,8 +226,8 @@ def main() -> None:
             if use_bf16 and beam == top:
                 batched(slow_ids[:1], 1, bf16=True)()
 
-            times = {label: [] for label, _, _ in contenders}
-            outputs = {}
+            times: dict[str, list[float]] = {label: [] for label, _, _ in contenders}
+            outputs: dict[str, Any] = {}
             for r in range(args.rounds):
                 shift = r % len(contenders)
                 for label, ids, fn in contenders[shift:] + contenders[:shift]:
@@ -238,7 +244,7 @@ def main() -> None:
                   f"{ref_tokens / ref_time:>9.1f} {1.0:>7.2f} {'':>13} {'-':>5}")
             rows.append({"decoder": name, "beam": beam, "impl": "reference", "sentences_per_s": ref_rate,
                          "tokens_per_s": ref_tokens / ref_time, "times_s": times[ref_label]})
-            fp32_batched = None
+            fp32_batched: tuple[list[list[Hypothesis]], float] | None = None
             for label, ids, _ in contenders[1:]:
                 hyps = outputs[label]
                 elapsed = statistics.median(times[label])
@@ -251,6 +257,7 @@ def main() -> None:
                        "sentences_per_s": rate, "tokens_per_s": tokens / elapsed, "ratio_vs_reference": rate / ref_rate,
                        "ratio_range": [min(per_round), max(per_round)], "times_s": times[label]}
                 if label.startswith("bf16"):
+                    assert fp32_batched is not None  # contenders put fp32 batch {args.batch} before bf16
                     fp32_hyps, fp32_rate = fp32_batched
                     same = sum(a[0].tokens == b[0].tokens for a, b in zip(hyps, fp32_hyps))
                     diffs = [abs(a[0].score - b[0].score) for a, b in zip(hyps, fp32_hyps)]
@@ -281,7 +288,7 @@ def main() -> None:
                 row.update({"mismatches": mismatches, "compared": len(slow_ids)})
                 rows.append(row)
 
-    def batch_row(decoder, beam):
+    def batch_row(decoder: str, beam: int) -> dict[str, Any]:
         return next(r for r in rows if r["decoder"] == decoder and r["beam"] == beam
                     and r.get("batch") == args.batch and not r.get("bf16"))
 

@@ -42,7 +42,8 @@ def _prepare_child(data: str, workers: int, limit: int | None, queue) -> None:
 
 
 def _prepare_measured(data: str, workers: int, limit: int | None, queue) -> None:
-    from repro.data.prepare import PrepareConfig, prepare
+    from repro.data.config import PrepareConfig
+    from repro.data.prepare import prepare
 
     import sacremoses  # noqa: F401  (import cost is not preparation cost)
 
@@ -86,7 +87,7 @@ def run_prepare(data: Path, workers: int, limit: int | None) -> dict:
 
 def raw_rate(data: Path, limit: int | None) -> tuple[float, int, float, float]:
     """Single-process sacremoses rate (pairs/s) on the same text; pairs, mean chars per pair, CPU seconds."""
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
     from repro.data.tokenize import MosesTokenizer
 
     config = PrepareConfig()

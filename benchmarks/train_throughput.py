@@ -1,6 +1,6 @@
 """Training throughput: repro's training step vs a plain PyTorch loop, fp32 and bf16, and MFU.
 
-Four contenders per model size, on the same batch: ``repro`` (``repro.train.trainer.training_step`` on
+Four contenders per model size, on the same batch: ``repro`` (``repro.train.step.training_step`` on
 ``repro.models.seq2seq.Seq2Seq``, the code path of ``repro train``: source reversal, loss over the
 scored tokens only, the output layer fused with the cross-entropy, divergence check) and ``plain`` (the
 shortest loop one would write by hand: nn.LSTM encoder and decoder, a linear layer, cross-entropy with
@@ -36,7 +36,7 @@ from repro.data.batching import Batch, collate
 from repro.data.storage import ParallelSplit, RaggedArray
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 from repro.train.config import TrainConfig
-from repro.train.trainer import make_optimizer, training_step
+from repro.train.step import make_optimizer, training_step
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 

@@ -24,6 +24,8 @@ T = TypeVar("T")
 
 # The top-level sections of an experiment config (workflows/schemas/config.schema.yaml describes them).
 SECTIONS = ("experiment", "data", "model", "train", "decode", "paper", "ablations", "resources")
+# What a device setting (train.device, decode.device, --device) may say; repro.device resolves it.
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,

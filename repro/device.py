@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 
 import torch
 
+from repro.config import DEVICES
 from repro.errors import ReproError
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_device(name: str = "auto", local_rank: int | None = None, setting: str = "train.device") -> torch.device:
@@ -23,7 +26,7 @@ def resolve_device(name: str = "auto", local_rank: int | None = None, setting: s
         return torch.device("cuda", index)
     if name == "cpu":
         return torch.device("cpu")
-    raise ReproError(f"{setting}: unknown device {name!r}; choose auto, cpu or cuda")
+    raise ReproError(f"{setting}: unknown device {name!r}; choose {', '.join(DEVICES)}")
 
 
 def autocast(device: torch.device, bf16: bool):
@@ -54,8 +57,8 @@ def bf16_unsupported_reason(device: torch.device) -> str | None:
 
 def check_bf16(device: torch.device, setting: str = "bf16") -> bool:
     """Whether to run in bf16 when ``setting`` asks for it: yes where it is supported; otherwise fp32,
-    with a one-line notice on stderr (never an error: the numbers are the same, only slower)."""
+    with a one-line notice (logged as a warning) (never an error: the numbers are the same, only slower)."""
     reason = bf16_unsupported_reason(device)
     if reason is not None:
-        print(f"notice: {setting} is set but {reason}; running in fp32", file=sys.stderr)
+        logger.warning(f"notice: {setting} is set but {reason}; running in fp32")
     return reason is None

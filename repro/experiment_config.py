@@ -8,16 +8,38 @@ sections are checked once as written and once per planned run, with that run's o
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
-from repro.config import SECTIONS, apply_override
+from repro.config import SECTIONS, apply_override, dataclass_from_dict
 from repro.errors import ConfigError
 from repro.experiments import Plan, plan
 
 
+@dataclass
+class ResourcesConfig:
+    """The ``resources:`` section: how the workflow schedules jobs (read by the workflow, not by a command).
+
+    train_threads, decode_threads: CPU threads per training and per decoding job.
+    train_gpus: GPUs per training job; more than one trains under torchrun (DDP on one node).
+    """
+
+    train_threads: int = 4
+    decode_threads: int = 2
+    train_gpus: int = 1
+
+    def __post_init__(self) -> None:
+        if self.train_threads < 1 or self.decode_threads < 1 or self.train_gpus < 0:
+            raise ConfigError("config section 'resources': threads must be >= 1 and train_gpus >= 0")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> ResourcesConfig:
+        return dataclass_from_dict(cls, values, "resources")
+
+
 def validate_experiment_config(config: dict[str, Any]) -> Plan:
     """Check every section of ``config``; return its plan. Raises ConfigError naming the key."""
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
     from repro.data.sources import make_source
     from repro.inference.config import DecodeConfig
 
@@ -27,6 +49,7 @@ def validate_experiment_config(config: dict[str, Any]) -> Plan:
                           f"known sections: {', '.join(SECTIONS)}")
     make_source(PrepareConfig.from_dict(config.get("data")))
     DecodeConfig.from_dict(config.get("decode"))
+    ResourcesConfig.from_dict(config.get("resources"))
     check_model_train(config.get("model"), config.get("train"))
     experiment_plan = plan(config)
     for run in experiment_plan.runs.values():

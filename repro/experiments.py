@@ -1,122 +1,236 @@
 """The experiment matrix: which models a config trains and which systems it decodes.
 
-One function, ``plan(config)``, turns the ``paper`` and ``ablations`` sections of an experiment config
-into named training runs (a variant of the base model × a seed) and named decoding systems (one run or
-an ensemble of runs × a beam size). The Snakefile builds its jobs from it and the report reads the same
-plan, so the workflow and the tables can never disagree about what was run.
+``plan(config)`` turns the ``paper`` and ``ablations`` sections of an experiment config into objects
+created once and passed around: variants of the base model (:class:`Variant`, whose overrides say what
+they change), runs (:class:`RunSpec`: a variant and a seed), decoders (:class:`Decoder`: one run or an
+ensemble of runs) and systems (:class:`SystemSpec`: a decoder at one beam size). The Snakefile builds its
+jobs from the plan and the reports read the same plan, so the workflow and the tables can never disagree
+about what was run, and nothing is recovered by parsing a name.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from repro.errors import ReproError
+from repro.config import coerce, dataclass_from_dict
+from repro.errors import ConfigError
 
 REVERSED, FORWARD = "reversed", "forward"
 
-PAPER_DEFAULTS: dict[str, Any] = {
-    "reversed_seeds": [1, 2, 3, 4, 5],
-    "forward_seeds": [1],
-    "ensembles": [2, 5],
-    "table1_beams": [1, 2, 12],
-    "beam_table_beams": [1, 2, 4, 8, 12],
-    "figure_beam": 12,
+# The ablation axes, in the order the report shows them, with what each one varies.
+AXES: dict[str, str] = {
+    "max_train_len": "maximum training sentence length",
+    "cell": "cell type",
+    "num_layers": "depth",
+    "teacher_forcing_ratio": "teacher forcing ratio",
+    "attention": "attention vs the fixed-size context vector",
 }
+PAPER_AXIS = "paper"
 
-ABLATION_DEFAULTS: dict[str, Any] = {
-    "enabled": False,
-    "seeds": [1, 2, 3],
-    "beam": 12,
-    "max_train_len": [],  # e.g. [10, 20, 30, 50] (train.max_len caps both sides); the base model is "all"
-    "cell": [],  # e.g. [gru, rnn]; the base cell is the reference
-    "cell_equal_parameters": False,  # also train each cell at the LSTM's recurrent parameter count
-    "num_layers": [],  # e.g. [1, 2, 3]
-    "teacher_forcing_ratio": [],  # e.g. [0.5, 0.0]
-    "attention": False,  # add a Luong global-attention decoder (reversed and forward)
-    "bootstrap_samples": 1000,
-}
+
+@dataclass
+class PaperConfig:
+    """The ``paper:`` section: the paper's matrix (Table 1, the reversal result, the beam table, figures)."""
+
+    reversed_seeds: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    forward_seeds: list[int] = field(default_factory=lambda: [1])
+    ensembles: list[int] = field(default_factory=lambda: [2, 5])
+    table1_beams: list[int] = field(default_factory=lambda: [1, 2, 12])
+    beam_table_beams: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12])
+    figure_beam: int = 12
+
+    def __post_init__(self) -> None:
+        if not self.reversed_seeds or not self.forward_seeds:
+            raise ConfigError("config section 'paper': reversed_seeds and forward_seeds must not be empty")
+        for size in self.ensembles:
+            if not 2 <= size <= len(self.reversed_seeds):
+                raise ConfigError(f"config section 'paper': an ensemble of {size} needs {size} reversed_seeds "
+                                  f"(and at least 2 members), got {len(self.reversed_seeds)}")
+        if min([*self.table1_beams, *self.beam_table_beams, self.figure_beam]) < 1:
+            raise ConfigError("config section 'paper': beam sizes must be >= 1")
+
+
+@dataclass
+class AblationConfig:
+    """The ``ablations:`` section: variants of the base model, each trained with every seed."""
+
+    enabled: bool = False
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    beam: int = 12
+    max_train_len: list[int] = field(default_factory=list)  # train.max_len caps both sides; the base is "all"
+    cell: list[str] = field(default_factory=list)  # e.g. [gru, rnn]; the base cell is the reference
+    cell_equal_parameters: bool = False  # also train each cell at the LSTM's recurrent parameter count
+    num_layers: list[int] = field(default_factory=list)
+    teacher_forcing_ratio: list[float] = field(default_factory=list)
+    attention: bool = False  # add a Luong global-attention decoder (reversed and forward)
+    bootstrap_samples: int = 1000
+
+    def __post_init__(self) -> None:
+        from repro.models.config import CELL_NAMES
+
+        if self.enabled and not self.seeds:
+            raise ConfigError("config section 'ablations': seeds must not be empty")
+        unknown = [cell for cell in self.cell if cell not in CELL_NAMES]
+        if unknown:
+            raise ConfigError(f"ablations.cell: unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELL_NAMES)}")
+        if self.beam < 1 or self.bootstrap_samples < 1:
+            raise ConfigError("config section 'ablations': beam and bootstrap_samples must be >= 1")
+        # A variant's own values (num_layers, max_train_len, teacher_forcing_ratio) are checked by the
+        # dataclass that reads them, once per planned run (repro.experiment_config).
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A variant of the base model: the settings it changes (``model.cell``, ``train.max_len``, ...)."""
+
+    name: str
+    axis: str  # PAPER_AXIS or one of AXES
+    label: str  # what a table shows
+    overrides: tuple[tuple[str, Any], ...]
+
+    def changes(self, key: str) -> bool:
+        return any(k == key for k, _ in self.overrides)
+
+    def override(self, key: str) -> Any:
+        """The value this variant sets for ``key`` (KeyError when it leaves it at the base config)."""
+        for k, value in self.overrides:
+            if k == key:
+                return value
+        raise KeyError(f"variant {self.name} does not set {key}")
 
 
 @dataclass(frozen=True)
 class RunSpec:
     """One model to train: a variant of the base config and a seed."""
 
-    name: str
-    variant: str
+    variant: Variant
     seed: int
-    overrides: tuple[tuple[str, Any], ...]  # ("model.cell", "gru"), ("train.seed", 2), ...
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant.name}-s{self.seed}"
+
+    @property
+    def overrides(self) -> tuple[tuple[str, Any], ...]:
+        return tuple(sorted((*self.variant.overrides, ("train.seed", self.seed))))
 
     def override_args(self) -> list[str]:
+        """The overrides as ``repro train --set`` arguments."""
         return [f"{key}={_yaml_scalar(value)}" for key, value in self.overrides]
 
 
 @dataclass(frozen=True)
-class SystemSpec:
-    """One decoding: a single run or an ensemble of runs (``decoder``), at one beam size."""
+class Decoder:
+    """What a translation comes from: one run, or an ensemble of runs of one variant."""
 
-    name: str  # "<decoder>/beam<beam>"
-    runs: tuple[str, ...]
+    runs: tuple[RunSpec, ...]
+
+    def __post_init__(self) -> None:
+        if not self.runs or len({run.variant.name for run in self.runs}) != 1:
+            raise ValueError("a decoder is one run or an ensemble of runs of one variant")
+
+    @property
+    def name(self) -> str:
+        """A run's own name, or ``ensemble-<variant>-s1+2+...`` (a path component of its translations)."""
+        if len(self.runs) == 1:
+            return self.runs[0].name
+        return f"ensemble-{self.runs[0].variant.name}-s{'+'.join(str(run.seed) for run in self.runs)}"
+
+    @property
+    def is_ensemble(self) -> bool:
+        return len(self.runs) > 1
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """One decoding of the test set: a decoder at one beam size."""
+
+    decoder: Decoder
     beam: int
 
     @property
-    def decoder(self) -> str:
-        return decoder_name(self.runs)
+    def name(self) -> str:
+        return f"{self.decoder.name}/beam{self.beam}"
 
-
-@dataclass
-class Variant:
-    name: str
-    axis: str  # "paper", "max_train_len", "cell", "num_layers", "teacher_forcing_ratio", "attention"
-    label: str  # what a table shows
-    overrides: dict[str, Any]
+    @property
+    def runs(self) -> tuple[RunSpec, ...]:
+        return self.decoder.runs
 
 
 @dataclass
 class Plan:
-    runs: dict[str, RunSpec] = field(default_factory=dict)
-    systems: dict[str, SystemSpec] = field(default_factory=dict)
+    """Every variant, run, decoder and system of an experiment, by name."""
+
+    config: dict[str, Any]
+    paper: PaperConfig
+    ablations: AblationConfig
     variants: dict[str, Variant] = field(default_factory=dict)
-    paper: dict[str, Any] = field(default_factory=dict)
-    ablations: dict[str, Any] = field(default_factory=dict)
+    runs: dict[str, RunSpec] = field(default_factory=dict)
+    decoders: dict[str, Decoder] = field(default_factory=dict)
+    systems: dict[str, SystemSpec] = field(default_factory=dict)
 
     def runs_of(self, variant: str) -> list[RunSpec]:
-        return sorted((r for r in self.runs.values() if r.variant == variant), key=lambda r: r.seed)
+        return sorted((r for r in self.runs.values() if r.variant.name == variant), key=lambda r: r.seed)
 
-    def system_name(self, runs: list[str] | tuple[str, ...], beam: int) -> str:
-        """The name of the system that decodes ``runs`` at ``beam`` (registered in ``systems``)."""
-        name = _system_name(tuple(runs), beam)
-        if name not in self.systems:
-            raise KeyError(name)
-        return name
+    def run(self, variant: str, seed: int) -> RunSpec:
+        return self.runs[RunSpec(self.variants[variant], seed).name]
 
-    def ensemble_runs(self, size: int) -> tuple[str, ...]:
-        return tuple(r.name for r in self.runs_of(REVERSED)[:size])
+    def variants_on(self, axis: str) -> list[Variant]:
+        return [v for v in self.variants.values() if v.axis == axis]
+
+    def single(self, variant: str) -> Decoder:
+        """The single model the paper's tables show for ``reversed`` or ``forward``: its first paper seed."""
+        seeds = {REVERSED: self.paper.reversed_seeds, FORWARD: self.paper.forward_seeds}[variant]
+        return Decoder((self.run(variant, seeds[0]),))
+
+    def ensemble(self, size: int) -> Decoder:
+        """The ensemble of the first ``size`` reversed runs (the paper's seeds come first)."""
+        return Decoder(tuple(self.run(REVERSED, seed) for seed in self.paper.reversed_seeds[:size]))
+
+    def system(self, decoder: Decoder | RunSpec, beam: int) -> SystemSpec:
+        """The planned system that decodes with ``decoder`` at ``beam`` (KeyError when it is not planned)."""
+        decoder = decoder if isinstance(decoder, Decoder) else Decoder((decoder,))
+        return self.systems[SystemSpec(decoder, beam).name]
+
+    def setting(self, variant: Variant | str, key: str) -> Any:
+        """A ``model.*`` or ``train.*`` value of a variant's runs: its override, else the config's value,
+        else the default of the dataclass that reads the section (the one place each default lives)."""
+        variant = variant if isinstance(variant, Variant) else self.variants[variant]
+        if variant.changes(key):
+            return variant.override(key)
+        section, name = key.split(".", 1)
+        reader = _section_dataclass(section)
+        given = self.config.get(section) or {}
+        if name in given:  # `snakemake --config` passes strings: coerce as the command will
+            return coerce(given[name], typing.get_type_hints(reader)[name], key)
+        default = next(f for f in dataclasses.fields(reader) if f.name == name)
+        return default.default_factory() if default.default is dataclasses.MISSING else default.default
+
+    def paper_systems(self) -> list[SystemSpec]:
+        """Every system the paper's tables and figures read (runs of the reversed and forward variants)."""
+        return [s for s in self.systems.values() if s.runs[0].variant.axis == PAPER_AXIS]
+
+    def ablation_systems(self) -> list[SystemSpec]:
+        """The single-run systems at the ablation beam that the ablation report compares."""
+        seeds = set(self.ablations.seeds)
+        return [s for s in self.systems.values() if self.ablations.enabled and s.beam == self.ablations.beam
+                and not s.decoder.is_ensemble and s.runs[0].seed in seeds]
+
+    def ablation_axes(self) -> list[str]:
+        return [axis for axis in AXES if self.variants_on(axis)]
 
 
-def run_name(variant: str, seed: int) -> str:
-    return f"{variant}-s{seed}"
+def _section_dataclass(section: str) -> type:
+    from repro.models.config import ModelConfig
+    from repro.train.config import TrainConfig
 
-
-def decoder_name(runs: tuple[str, ...]) -> str:
-    """A run's own name, or ``ensemble-<variant>-s1+2+...`` for several runs of one variant."""
-    if len(runs) == 1:
-        return runs[0]
-    variant = runs[0].rsplit("-s", 1)[0]
-    seeds = "+".join(r.rsplit("-s", 1)[1] for r in runs)
-    return f"ensemble-{variant}-s{seeds}"
-
-
-def runs_of_decoder(name: str) -> tuple[str, ...]:
-    """Inverse of ``decoder_name``."""
-    if not name.startswith("ensemble-"):
-        return (name,)
-    variant, seeds = name[len("ensemble-"):].rsplit("-s", 1)
-    return tuple(run_name(variant, int(seed)) for seed in seeds.split("+"))
-
-
-def _system_name(runs: tuple[str, ...], beam: int) -> str:
-    return f"{decoder_name(runs)}/beam{beam}"
+    try:
+        return {"model": ModelConfig, "train": TrainConfig}[section]
+    except KeyError:
+        raise KeyError(f"no setting {section!r}: variants change model.* and train.* only") from None
 
 
 def _yaml_scalar(value: Any) -> str:
@@ -125,15 +239,6 @@ def _yaml_scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _section(config: dict[str, Any], name: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    given = config.get(name) or {}
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ReproError(f"config section '{name}': unknown key(s) {', '.join(unknown)}; "
-                         f"known keys: {', '.join(sorted(defaults))}")
-    return {**defaults, **given}
 
 
 def recurrent_parameter_count(cell: str, hidden: int, embedding: int, layers: int) -> int:
@@ -154,130 +259,69 @@ def equal_parameter_hidden_size(cell: str, reference_hidden: int, embedding: int
 
 
 def plan(config: dict[str, Any]) -> Plan:
-    """Enumerate runs and systems of an experiment config (sections ``paper`` and ``ablations``)."""
-    paper = _section(config, "paper", PAPER_DEFAULTS)
-    ablations = _section(config, "ablations", ABLATION_DEFAULTS)
-    model = config.get("model") or {}
-    base_cell = model.get("cell", "lstm")
-    # int(): `snakemake --config model={...}` passes YAML scalars as strings
-    base_layers = int(model.get("num_layers", 4))
-    result = Plan(paper=paper, ablations=ablations)
+    """Enumerate variants, runs, decoders and systems of an experiment config."""
+    result = Plan(config, dataclass_from_dict(PaperConfig, config.get("paper"), "paper"),
+                  dataclass_from_dict(AblationConfig, config.get("ablations"), "ablations"))
+    paper, ablations = result.paper, result.ablations
 
-    def add_variant(variant: Variant, seeds: list[int]) -> None:
-        result.variants[variant.name] = variant
+    def add_variant(name: str, axis: str, label: str, overrides: dict[str, Any], seeds: list[int]) -> Variant:
+        variant = Variant(name, axis, label, tuple(sorted(overrides.items())))
+        result.variants[name] = variant
         for seed in seeds:
-            name = run_name(variant.name, seed)
-            overrides = dict(variant.overrides)
-            overrides["train.seed"] = seed
-            result.runs[name] = RunSpec(name, variant.name, seed, tuple(sorted(overrides.items())))
+            run = RunSpec(variant, seed)
+            result.runs[run.name] = run
+        return variant
 
-    def add_system(runs: tuple[str, ...], beam: int) -> None:
-        name = _system_name(runs, beam)
-        result.systems[name] = SystemSpec(name, runs, beam)
+    def add_system(decoder: Decoder, beam: int) -> None:
+        system = SystemSpec(decoder, beam)
+        result.decoders[decoder.name] = decoder
+        result.systems[system.name] = system
 
     # ---- the paper's matrix (Table 1, the reversal result, beam table, figures)
-    ablation_seeds = list(ablations["seeds"]) if ablations["enabled"] else []
-    reversed_seeds = sorted(set(paper["reversed_seeds"]) | set(ablation_seeds))
-    forward_seeds = sorted(set(paper["forward_seeds"]) | set(ablation_seeds))
-    if not paper["reversed_seeds"] or not paper["forward_seeds"]:
-        raise ReproError("config section 'paper': reversed_seeds and forward_seeds must not be empty")
-    add_variant(Variant(REVERSED, "paper", "reversed source (paper)", {"model.reverse_source": True}), reversed_seeds)
-    add_variant(Variant(FORWARD, "paper", "forward source", {"model.reverse_source": False}), forward_seeds)
-    for size in paper["ensembles"]:
-        if size > len(paper["reversed_seeds"]):
-            raise ReproError(f"config section 'paper': an ensemble of {size} needs {size} reversed_seeds, "
-                             f"got {len(paper['reversed_seeds'])}")
-    first_reversed = (run_name(REVERSED, paper["reversed_seeds"][0]),)
-    first_forward = (run_name(FORWARD, paper["forward_seeds"][0]),)
-    beams = sorted(set(paper["table1_beams"]) | set(paper["beam_table_beams"]) | {paper["figure_beam"]})
+    ablation_seeds = list(ablations.seeds) if ablations.enabled else []
+    add_variant(REVERSED, PAPER_AXIS, "reversed source (paper)", {"model.reverse_source": True},
+                sorted(set(paper.reversed_seeds) | set(ablation_seeds)))
+    add_variant(FORWARD, PAPER_AXIS, "forward source", {"model.reverse_source": False},
+                sorted(set(paper.forward_seeds) | set(ablation_seeds)))
+    beams = sorted(set(paper.table1_beams) | set(paper.beam_table_beams) | {paper.figure_beam})
     for beam in beams:
-        add_system(first_reversed, beam)
-        for size in paper["ensembles"]:
-            add_system(result.ensemble_runs(size), beam)
-    add_system(first_forward, paper["figure_beam"])
-    for beam in paper["table1_beams"]:
-        add_system(first_forward, beam)
+        add_system(result.single(REVERSED), beam)
+        for size in paper.ensembles:
+            add_system(result.ensemble(size), beam)
+    for beam in sorted({paper.figure_beam, *paper.table1_beams}):
+        add_system(result.single(FORWARD), beam)
 
     # ---- ablations: each axis is a variant of the base model, trained with every ablation seed
-    if ablations["enabled"]:
-        seeds = list(ablations["seeds"])
-        embedding = int(model.get("embedding_size", 1000))
-        hidden = int(model.get("hidden_size", 1000))
-        for cap in ablations["max_train_len"]:
-            add_variant(Variant(f"maxlen{cap}", "max_train_len", f"train on sources ≤ {cap} words",
-                                {"train.max_len": cap}), seeds)
-        for cell in ablations["cell"]:
+    if ablations.enabled:
+        seeds = list(ablations.seeds)
+        base = result.variants[REVERSED]
+        base_cell, base_layers = result.setting(base, "model.cell"), result.setting(base, "model.num_layers")
+        hidden, embedding = result.setting(base, "model.hidden_size"), result.setting(base, "model.embedding_size")
+        for cap in ablations.max_train_len:
+            add_variant(f"maxlen{cap}", "max_train_len", f"train on sources ≤ {cap} words", {"train.max_len": cap},
+                        seeds)
+        for cell in ablations.cell:
             if cell == base_cell:
                 continue
-            add_variant(Variant(f"cell-{cell}", "cell", f"{cell.upper()} cells, same size", {"model.cell": cell}), seeds)
-            if ablations["cell_equal_parameters"]:
+            add_variant(f"cell-{cell}", "cell", f"{cell.upper()} cells, same size", {"model.cell": cell}, seeds)
+            if ablations.cell_equal_parameters:
                 size = equal_parameter_hidden_size(cell, hidden, embedding, base_layers, base_cell)
-                add_variant(Variant(f"cell-{cell}-eqparams", "cell", f"{cell.upper()} cells, hidden {size} "
-                                    f"(≈ {base_cell.upper()} parameters)",
-                                    {"model.cell": cell, "model.hidden_size": size}), seeds)
-        for layers in ablations["num_layers"]:
-            if layers == base_layers:
-                continue
-            add_variant(Variant(f"layers{layers}", "num_layers", f"{layers} layer(s)",
-                                {"model.num_layers": layers}), seeds)
-        for ratio in ablations["teacher_forcing_ratio"]:
-            if ratio == 1.0:
-                continue
-            add_variant(Variant(f"tf{ratio:g}", "teacher_forcing_ratio", f"teacher forcing ratio {ratio:g}",
-                                {"train.teacher_forcing_ratio": ratio}), seeds)
-        if ablations["attention"]:
-            add_variant(Variant("attention", "attention", "global attention (Luong), reversed source",
-                                {"model.attention": "luong", "model.reverse_source": True}), seeds)
-            add_variant(Variant("attention-forward", "attention", "global attention (Luong), forward source",
-                                {"model.attention": "luong", "model.reverse_source": False}), seeds)
-        for spec in list(result.runs.values()):
-            if spec.seed in seeds:
-                add_system((spec.name,), ablations["beam"])
+                add_variant(f"cell-{cell}-eqparams", "cell",
+                            f"{cell.upper()} cells, hidden {size} (≈ {base_cell.upper()} parameters)",
+                            {"model.cell": cell, "model.hidden_size": size}, seeds)
+        for layers in ablations.num_layers:
+            if layers != base_layers:
+                add_variant(f"layers{layers}", "num_layers", f"{layers} layer(s)", {"model.num_layers": layers}, seeds)
+        for ratio in ablations.teacher_forcing_ratio:
+            if ratio != 1.0:
+                add_variant(f"tf{ratio:g}", "teacher_forcing_ratio", f"teacher forcing ratio {ratio:g}",
+                            {"train.teacher_forcing_ratio": ratio}, seeds)
+        if ablations.attention:
+            add_variant("attention", "attention", "global attention (Luong), reversed source",
+                        {"model.attention": "luong", "model.reverse_source": True}, seeds)
+            add_variant("attention-forward", "attention", "global attention (Luong), forward source",
+                        {"model.attention": "luong", "model.reverse_source": False}, seeds)
+        for run in list(result.runs.values()):
+            if run.seed in seeds:
+                add_system(Decoder((run,)), ablations.beam)
     return result
-
-
-@dataclass(frozen=True)
-class ExperimentDirs:
-    """An experiment's top-level directories, relative to the workflow's directory (the one place they are named).
-
-    work: intermediates (data, runs, translations, scores), regenerable, not committed.
-    results: this run's tables, figures, claims and its comparison with the reference, not committed.
-    reference: the committed results of the experiment, which a fresh run is compared with.
-    """
-
-    work: str
-    results: str
-    reference: str
-
-    @classmethod
-    def of(cls, experiment: str) -> ExperimentDirs:
-        return cls(f"work/{experiment}", f"results/{experiment}", f"results/reference/{experiment}")
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where the workflow keeps an experiment's intermediate files (``work/<experiment>/``).
-
-    The rule files under ``workflows/rules/`` write these same paths.
-    """
-
-    root: str
-
-    @property
-    def data_dir(self) -> str:
-        return f"{self.root}/data"
-
-    def run_dir(self, run: str) -> str:
-        return f"{self.root}/runs/{run}"
-
-    def translation(self, system: SystemSpec, tokenized: bool = False) -> str:
-        return f"{self.root}/decode/{system.decoder}/beam{system.beam}{'.tok' if tokenized else ''}.txt"
-
-    def scores(self, system: SystemSpec) -> str:
-        return f"{self.root}/scores/{system.decoder}/beam{system.beam}.json"
-
-    def perplexity(self, run: str) -> str:
-        return f"{self.root}/perplexity/{run}.json"
-
-    def encoding(self, run: str) -> str:
-        return f"{self.root}/encode/{run}.npz"

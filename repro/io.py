@@ -2,8 +2,11 @@
 
 Out: atomic file and directory writes (a killed run never leaves output that looks complete), and an
 output directory is replaced only when it is safe to (:func:`check_output_dir`).
-In: user text inputs opened and decoded with errors that name the file and line (:func:`open_input`,
-:func:`decode_lines`, :func:`read_text_lines`); every command reads its text through these.
+In: text inputs opened and decoded with errors that name the file and line. :func:`read_text_lines` (a
+list) and :func:`iter_text_lines` (a stream, for corpora too large to hold) are the line readers that
+commands and data sources read text through (bytes from :func:`open_input`, lines decoded by
+:func:`decode_lines`), so a byte-order mark, bad UTF-8, a directory or a missing file get the same
+handling everywhere.
 """
 
 from __future__ import annotations
@@ -239,20 +242,25 @@ def atomic_dir(path: str | os.PathLike, owned: Callable[[Path], bool] | None = N
 
 
 # ----------------------------------------------------------------------------------- text inputs
-def check_input_file(path: str | os.PathLike, label: str | None = None) -> Path:
-    """``path`` if it can be opened as an input file, else ``DataError`` saying why (missing, a directory)."""
+def check_input_file(path: str | os.PathLike, label: str | None = None, missing_hint: str | None = None) -> Path:
+    """``path`` if it can be opened as an input file, else ``DataError`` saying why (missing, a directory).
+
+    A missing file reads ``PATH: LABEL file not found``, or with ``missing_hint`` (for a file an earlier
+    step writes, where "not found" alone does not say what to do) ``PATH: missing (MISSING_HINT)``.
+    """
     path = Path(path)
     what = f"{label} file" if label else "file"
     if path.is_dir():
         raise DataError(f"is a directory, expected a text file{f' ({what})' if label else ''}", path)
     if not path.exists():
-        raise DataError(f"{what} not found", path)
+        raise DataError(f"missing ({missing_hint})" if missing_hint else f"{what} not found", path)
     return path
 
 
-def open_input(path: str | os.PathLike, label: str | None = None, decompress: bool = False) -> IO[bytes]:
+def open_input(path: str | os.PathLike, label: str | None = None, decompress: bool = False,
+               missing_hint: str | None = None) -> IO[bytes]:
     """Open an input file for reading bytes (gunzipped when ``decompress`` and the name ends in .gz)."""
-    path = check_input_file(path, label)
+    path = check_input_file(path, label, missing_hint)
     try:
         if decompress and path.suffix == ".gz":
             return gzip.open(path, "rb")
@@ -293,9 +301,23 @@ def decode_lines(handle: Iterable[bytes], name: object) -> Iterator[str]:
             yield line.rstrip("\r\n")
 
 
-def read_text_lines(path: str | os.PathLike | None, label: str = "input") -> list[str]:
-    """All lines of a UTF-8 text file, or of stdin when ``path`` is None or '-' (see :func:`decode_lines`)."""
+def iter_text_lines(path: str | os.PathLike | None, label: str | None = None, decompress: bool = False,
+                    missing_hint: str | None = None) -> Iterator[str]:
+    """The lines of a UTF-8 text file one at a time, or of stdin when ``path`` is None or '-'.
+
+    For inputs too large to hold (training corpora); :func:`read_text_lines` is the list form. Lines
+    come as :func:`decode_lines` gives them; ``decompress`` gunzips a name ending in .gz; ``label``
+    and ``missing_hint`` shape the messages as in :func:`check_input_file`. The file is opened, and
+    errors raised, when the first line is asked for.
+    """
     if path is None or str(path) == "-":
-        return list(decode_lines(sys.stdin.buffer, "<stdin>"))
-    with open_input(path, label) as handle:
-        return list(decode_lines(handle, path))
+        yield from decode_lines(sys.stdin.buffer, "<stdin>")
+        return
+    with open_input(path, label, decompress, missing_hint) as handle:
+        yield from decode_lines(handle, path)
+
+
+def read_text_lines(path: str | os.PathLike | None, label: str = "input", decompress: bool = False,
+                    missing_hint: str | None = None) -> list[str]:
+    """All lines of a UTF-8 text file, or of stdin when ``path`` is None or '-' (see :func:`iter_text_lines`)."""
+    return list(iter_text_lines(path, label, decompress, missing_hint))

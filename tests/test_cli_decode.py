@@ -348,7 +348,7 @@ def test_score_misaligned_files_names_both_files_and_counts(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------------- bf16
 def bf16_here() -> bool:
-    from repro.cli.translate import use_bf16
+    from repro.cli.common import use_bf16
 
     return use_bf16(True, torch.device("cpu"))
 
@@ -375,7 +375,7 @@ def test_translate_bf16_changes_only_precision(env, tmp_path):
         assert best_bf16[sent_id] == pytest.approx(score, abs=0.02 * 30)
 
 
-def test_bf16_unsupported_falls_back_to_fp32(env, tmp_path, monkeypatch, capsys):
+def test_bf16_unsupported_falls_back_to_fp32(env, tmp_path, monkeypatch, caplog):
     import repro.device
 
     monkeypatch.setattr(repro.device, "bf16_unsupported_reason", lambda device: "no bf16 on this test CPU")
@@ -385,7 +385,7 @@ def test_bf16_unsupported_falls_back_to_fp32(env, tmp_path, monkeypatch, capsys)
         assert main(["translate", "--model", str(env["runs"][0]), "--beam", "3", "--nbest", "3", "--input",
                      str(env["src"]), "--output", str(path), "--device", "cpu", "--quiet", *flag]) == 0
         out[bool(flag)] = path.read_text()
-    assert "notice: --bf16 is set but no bf16 on this test CPU; running in fp32" in capsys.readouterr().err
+    assert "notice: --bf16 is set but no bf16 on this test CPU; running in fp32" in caplog.text
     assert out[True] == out[False]  # bit-identical: fp32 scores included
 
 

@@ -3,9 +3,15 @@ import gzip
 import pytest
 
 from conftest import write_lines
-from repro.data.sources.base import count_lines, open_binary, read_lines
+from repro.data.sources.base import count_lines, open_binary
 from repro.data.sources.local import LocalOptions, LocalSource, read_sgm, read_tsv
 from repro.errors import DataError, ReproError
+from repro.io import iter_text_lines
+
+
+def read_lines(path):
+    """How sources read a corpus: repro.io's streaming reader, gzip allowed."""
+    return iter_text_lines(path, decompress=True)
 
 
 def _source(**kw) -> LocalSource:

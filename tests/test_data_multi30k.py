@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from conftest import make_pairs, write_lines
-from repro.data.prepare import PrepareConfig, prepare
+from repro.data.config import PrepareConfig
+from repro.data.prepare import prepare
 from repro.data.sources import SOURCES, make_source
 from repro.data.sources.multi30k import BASE_URL, COMMIT, SHA256, Multi30kOptions, Multi30kSource
 from repro.errors import DataError, ReproError

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import make_pairs, write_lines
-from repro.data.prepare import PrepareConfig, prepare
+from repro.data.config import PrepareConfig
+from repro.data.prepare import prepare
 from repro.data.storage import load_split
 from repro.data.tokenize import load_tokenizers
 from repro.data.vocab import UNK_ID, Vocab

@@ -9,7 +9,8 @@ import warnings
 
 import pytest
 
-from repro.data.prepare import PrepareConfig, prepare
+from repro.data.config import PrepareConfig
+from repro.data.prepare import prepare
 from repro.data.sources.schwenk import TRAIN_CORPORA, SchwenkOptions, SchwenkSource, download
 from repro.data.storage import load_split
 from repro.errors import DataError, ReproError

@@ -3,7 +3,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import make_pairs
-from repro.data.prepare import PrepareConfig, prepare
+from repro.data.config import PrepareConfig
+from repro.data.prepare import prepare
 from repro.data.sources.wmt14 import Wmt14Options, Wmt14Source
 from repro.data.storage import load_split
 from repro.errors import DataError

@@ -15,17 +15,19 @@ def test_paper_matrix_has_table1_systems():
                               "reversed-s5"]
     assert dict(p.runs["forward-s1"].overrides) == {"model.reverse_source": False, "train.seed": 1}
     # every row of Table 1 the suite can produce is a registered system
-    assert p.system_name(("forward-s1",), 12) == "forward-s1/beam12"
-    assert p.system_name(("reversed-s1",), 12) == "reversed-s1/beam12"
-    ens5 = p.ensemble_runs(5)
-    assert ens5 == tuple(f"reversed-s{i}" for i in range(1, 6))
+    assert p.system(p.single("forward"), 12).name == "forward-s1/beam12"
+    assert p.system(p.single("reversed"), 12).name == "reversed-s1/beam12"
+    ens5 = p.ensemble(5)
+    assert [run.name for run in ens5.runs] == [f"reversed-s{i}" for i in range(1, 6)]
     for beam in (1, 2, 12):
-        assert p.systems[p.system_name(ens5, beam)].runs == ens5
-    assert p.system_name(p.ensemble_runs(2), 12) == "ensemble-reversed-s1+2/beam12"
+        assert p.system(ens5, beam).runs == ens5.runs
+    assert p.system(p.ensemble(2), 12).name == "ensemble-reversed-s1+2/beam12"
     # the beam table: single and ensemble at 1, 2, 4, 8, 12
     for beam in (1, 2, 4, 8, 12):
-        p.system_name(("reversed-s1",), beam)
-        p.system_name(ens5, beam)
+        p.system(p.single("reversed"), beam)
+        p.system(ens5, beam)
+    with pytest.raises(KeyError):
+        p.system(p.single("forward"), 4)  # the forward model is decoded only at Table 1's beams
     assert not p.variants.keys() - {"reversed", "forward"}
 
 
@@ -43,7 +45,14 @@ def test_ablations_add_variants_with_seeds_and_skip_the_base_value():
     assert dict(p.runs["tf0-s2"].overrides) == {"train.teacher_forcing_ratio": 0.0, "train.seed": 2}
     assert p.runs["maxlen10-s1"].override_args() == ["train.max_len=10", "train.seed=1"]
     assert "attention-forward-s3/beam2" in p.systems
-    assert p.system_name(p.ensemble_runs(2), 12) == "ensemble-reversed-s1+2/beam12"  # ensembles use paper seeds
+    assert p.system(p.ensemble(2), 12).name == "ensemble-reversed-s1+2/beam12"  # ensembles use paper seeds
+    # what a variant changes is data, not a name to parse
+    assert p.variants["tf0"].override("train.teacher_forcing_ratio") == 0.0
+    assert p.setting("layers1", "model.num_layers") == 1 and p.setting("reversed", "model.num_layers") == 4
+    assert p.setting("cell-gru", "model.hidden_size") == 64
+    assert p.setting("cell-gru-eqparams", "model.hidden_size") > 64
+    assert p.setting("reversed", "train.clip_norm") == 5.0  # TrainConfig's default
+    assert [v.name for v in p.variants_on("attention")] == ["attention", "attention-forward"]
 
 
 def test_bad_sections_are_rejected():
@@ -63,11 +72,14 @@ def test_equal_parameter_hidden_size_matches_lstm_recurrent_count(cell):
     assert size > hidden
 
 
-def test_decoder_names_round_trip():
-    from repro.experiments import decoder_name, runs_of_decoder
-
-    for runs in [("reversed-s1",), ("reversed-s1", "reversed-s2", "reversed-s5"), ("cell-gru-eqparams-s3",)]:
-        assert runs_of_decoder(decoder_name(runs)) == runs
+def test_every_system_decodes_a_registered_decoder_of_planned_runs():
+    p = plan({"paper": {"reversed_seeds": [1, 2, 5], "ensembles": [3]},
+              "ablations": {"enabled": True, "seeds": [3], "cell": ["gru"], "cell_equal_parameters": True}})
+    for system in p.systems.values():
+        assert p.decoders[system.decoder.name] is system.decoder or p.decoders[system.decoder.name] == system.decoder
+        assert all(p.runs[run.name] == run for run in system.runs)
+    assert [run.seed for run in p.decoders["ensemble-reversed-s1+2+5"].runs] == [1, 2, 5]
+    assert p.decoders["cell-gru-eqparams-s3"].runs[0].variant.axis == "cell"
 
 
 def test_model_sizes_given_as_strings_plan_the_same():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import socket
 import subprocess
@@ -12,8 +13,8 @@ import pytest
 
 from repro.errors import DataError, ReproError
 from repro.io import (
-    atomic_dir, atomic_save, atomic_write, check_output_dir, decode_lines, open_input, read_text_lines,
-    remove_stale_temporaries,
+    atomic_dir, atomic_save, atomic_write, check_output_dir, decode_lines, iter_text_lines, open_input,
+    read_text_lines, remove_stale_temporaries,
 )
 
 
@@ -201,3 +202,20 @@ def test_text_inputs_drop_a_leading_bom_and_fail_clearly(tmp_path, monkeypatch):
     monkeypatch.setattr("repro.io.open", denied, raising=False)  # root ignores chmod, so simulate it
     with pytest.raises(DataError, match=r"bom.txt: cannot read the file \(permission denied\)"):
         read_text_lines(bom)
+
+
+def test_streamed_lines_are_the_listed_lines_and_a_hint_explains_a_missing_file(tmp_path):
+    text = tmp_path / "t.txt.gz"
+    with gzip.open(text, "wb") as handle:
+        handle.write("\ufeffun\r\ndeux\ntrois".encode())
+    lines = iter_text_lines(text, decompress=True)
+    assert next(lines) == "un"  # a stream: one line at a time
+    assert [*lines] == ["deux", "trois"]
+    assert read_text_lines(text, decompress=True) == ["un", "deux", "trois"]
+    stream = iter_text_lines(tmp_path / "missing")  # opened, and failing, on the first line asked for
+    with pytest.raises(DataError, match=r"missing: file not found$"):
+        next(stream)
+    hint = "has the workflow step that writes it run?"
+    with pytest.raises(DataError) as missing:
+        read_text_lines(tmp_path / "later.txt", missing_hint=hint)
+    assert str(missing.value) == f"{tmp_path / 'later.txt'}: missing ({hint})"

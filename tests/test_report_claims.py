@@ -16,6 +16,6 @@ def test_verdict_needs_direction_and_significance():
 
 
 def test_claims_markdown_states_rule_and_escapes_cells():
-    text = claims_markdown([ClaimRow("a|b", "§3.3", "x", "1.0 ± 0.1", "", 0.0001, "held")], "Claims", "scale")
+    text = claims_markdown([ClaimRow("k", "a|b", "§3.3", "x", {"bleu": [1.0]}, "1.0 ± 0.1", "", 0.0001, "held")], "Claims", "scale")
     assert "## Rule" in text and "p < 0.05" in text
     assert "| 1 | a\\|b | §3.3 | x | 1.0 ± 0.1 | — | <0.001 | **held** |" in text

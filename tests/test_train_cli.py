@@ -13,7 +13,7 @@ from repro.cli import main
 from repro.data.storage import RaggedArray, load_split
 from repro.train.checkpoint import load_run
 from repro.train.evaluate import perplexity
-from repro.train.trainer import read_log
+from repro.train.log import read_log
 
 
 @pytest.fixture(scope="module")

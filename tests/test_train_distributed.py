@@ -11,7 +11,8 @@ import torch
 from fixtures_train import TINY_MODEL, make_data_dir, train_settings
 from repro.train.checkpoint import load_checkpoint
 from repro.train.config import TrainConfig
-from repro.train.trainer import read_log, train
+from repro.train.log import read_log
+from repro.train.trainer import train
 
 
 def test_two_gloo_ranks_equal_one_process_on_the_global_batch(tmp_path):

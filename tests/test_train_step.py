@@ -15,7 +15,7 @@ from repro.data.batching import collate
 from repro.data.storage import ParallelSplit, RaggedArray
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 from repro.train.config import TrainConfig
-from repro.train.trainer import Diverged, make_optimizer, training_step
+from repro.train.step import Diverged, make_optimizer, training_step
 
 
 def setup(seed: int = 0):

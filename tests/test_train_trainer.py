@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
@@ -18,7 +19,8 @@ from fixtures_train import TINY_MODEL, make_data_dir, train_settings
 from repro.errors import ReproError
 from repro.train.checkpoint import load_checkpoint, load_run
 from repro.train.config import TrainConfig
-from repro.train.trainer import read_log, train
+from repro.train.log import read_log
+from repro.train.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +175,8 @@ def _same_but_speed(a: list[dict], b: list[dict]) -> bool:
     return True
 
 
-def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, capsys):
+def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="repro.train")
     out = tmp_path / "r"
     info = run(data_dir, out, epochs=50, early_stopping_patience=2, **PLATEAU)
     valid = [e for e in read_log(out) if e["kind"] == "valid"]
@@ -186,19 +189,20 @@ def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, capsys)
     assert valid[-1]["step"] == info["step"]
     assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, info["step"] + 1))
     assert json.loads((out / "run.json").read_text())["stop_reason"] == "converged"
-    assert "converged, validation perplexity did not improve in 2 evaluations" in capsys.readouterr().err
+    assert "converged, validation perplexity did not improve in 2 evaluations" in caplog.text
     # rerunning a converged run does nothing; a larger patience (allowed on resume) continues it
     assert run(data_dir, out, epochs=50, early_stopping_patience=2, **PLATEAU)["step"] == info["step"]
     more = run(data_dir, out, epochs=50, early_stopping_patience=3, **PLATEAU)
     assert more["step"] > info["step"]
 
 
-def test_min_lr_stops_converged(data_dir, tmp_path, capsys):
+def test_min_lr_stops_converged(data_dir, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="repro.train")
     info = run(data_dir, tmp_path / "r", epochs=50, min_lr=0.004, **PLATEAU)  # 0.02 decayed thrice: 0.0025
     rates = [e["lr"] for e in read_log(tmp_path / "r") if e["kind"] == "train"]
     assert info["stop_reason"] == "converged" and info["epoch"] < 50
     assert min(rates) == pytest.approx(0.005)  # the rate below min_lr is never used
-    assert "the learning rate fell below train.min_lr = 0.004" in capsys.readouterr().err
+    assert "the learning rate fell below train.min_lr = 0.004" in caplog.text
 
 
 @pytest.mark.parametrize("limit, reason", [({"epochs": 1}, "epoch_limit"), ({"max_steps": 3}, "max_steps")])
@@ -208,12 +212,12 @@ def test_stop_reason_names_the_limit(data_dir, tmp_path, limit, reason):
     assert json.loads((tmp_path / "r" / "run.json").read_text())["stop_reason"] == reason
 
 
-def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir, tmp_path, monkeypatch, capsys):
+def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir, tmp_path, monkeypatch, caplog):
     import repro.device as device
 
     monkeypatch.setattr(device, "bf16_unsupported_reason", lambda dev: "this CPU has no native bfloat16")
     info = run(data_dir, tmp_path / "bf16", max_steps=4, bf16=True)
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "notice: train.bf16 is set but this CPU has no native bfloat16; running in fp32" in err
     assert info["status"] == "done" and info["bf16"] is False
     run(data_dir, tmp_path / "fp32", max_steps=4)
@@ -240,7 +244,8 @@ def _temporaries(run_dir: Path) -> list[Path]:
     return [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_dir, tmp_path, monkeypatch, capsys):
+def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_dir, tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="repro.train")
     out = tmp_path / "r"
     _fail_at(monkeypatch, 5, RuntimeError("CUDA error: an illegal memory access was encountered"))
     with pytest.raises(RuntimeError, match="illegal memory access"):  # re-raised, not swallowed
@@ -251,9 +256,9 @@ def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_di
     assert not _temporaries(out)
     assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 3
     monkeypatch.undo()
-    capsys.readouterr()
+    caplog.clear()
     resumed = run(data_dir, out, max_steps=8, save_every_steps=3)
-    assert f"resuming from {out / 'checkpoints' / 'last.pt'} at step 3 " in capsys.readouterr().err
+    assert f"resuming from {out / 'checkpoints' / 'last.pt'} at step 3 " in caplog.text
     info = json.loads((out / "run.json").read_text())
     assert resumed["status"] == info["status"] == "done" and info["step"] == 8 and "error" not in info
     assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, 9))
@@ -287,7 +292,7 @@ def test_divergence_records_its_message(data_dir, tmp_path):
     assert info["status"] == "diverged" and info["error"] == str(exc.value)
 
 
-def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_dir, tmp_path, capsys):
+def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_dir, tmp_path, caplog):
     import tempfile
 
     out = tmp_path / "r"
@@ -307,12 +312,12 @@ def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_di
         path.write_text("user file")
     (out / "checkpoints" / ".best.pt.zzzzzzzz.tmp").mkdir()
     kept.append(out / "checkpoints" / ".best.pt.zzzzzzzz.tmp")
-    capsys.readouterr()
+    caplog.set_level(logging.INFO, logger="repro")
     info = run(data_dir, out, max_steps=3)
     assert info["status"] == "done" and info["step"] == 3
     assert not any(p.exists() for p in orphans)
     assert all(p.exists() for p in kept)
-    assert "removed 4 temporary file(s) left by a killed run" in capsys.readouterr().err
+    assert "removed 4 temporary file(s) left by a killed run" in caplog.text
 
 
 def test_run_json_records_the_environment(data_dir, tmp_path, monkeypatch):

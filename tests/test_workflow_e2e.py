@@ -69,30 +69,31 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
     assert ensemble["parameters (M)"] == pytest.approx(2 * row["parameters (M)"])
     assert "signature" in (results / "tables/table1.md").read_text(encoding="utf-8")
 
-    claims = (results / "claims.md").read_text(encoding="utf-8")
-    assert "## Rule" in claims and "Reversing the source helps" in claims
-    assert "paper §3.3; Luong et al. 2015" in claims and "explainer" not in claims  # published sources only
-    rows = [line for line in claims.splitlines() if re.match(r"\| \d+ \|", line)]
+    claims_md = (results / "claims.md").read_text(encoding="utf-8")
+    assert "## Rule" in claims_md and "Reversing the source helps" in claims_md
+    assert "paper §3.3; Luong et al. 2015" in claims_md and "explainer" not in claims_md  # published sources only
+    claims = {claim["key"]: claim for claim in json.loads((results / "claims.json").read_text(encoding="utf-8"))}
     # reversal, teacher forcing, context vector vs length, gradients, cells, reversal x attention (no depth axis)
-    assert len(rows) == 6
-    assert all(re.search(r"\*\*(held|did not hold|inconclusive)\*\* \|$", row) for row in rows)
+    assert list(claims) == ["reversal", "teacher_forcing", "context", "gradients", "cells", "reversal_attention"]
+    assert all(claim["verdict"] in ("held", "did not hold", "inconclusive") for claim in claims.values())
+    # claims.md is rendered from the data: one row per claim, with its verdict
+    rows = [line for line in claims_md.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [re.search(r"\*\*([a-z ]+)\*\* \|$", row)[1] for row in rows] == [c["verdict"] for c in claims.values()]
     # Claim 3 is inconclusive exactly when attention is significantly worse overall (the stated rule).
-    row = next(r for r in rows if "fixed-size context vector" in r)
-    found = re.search(r"attention overall ([+-]\d+\.\d+) BLEU vs main \(p (\d\.\d+)\)", row)
-    assert found, row
-    confounded = float(found[1]) < 0 and float(found[2]) < 0.05
-    assert ("no remedy to compare with" in row) == confounded
+    context = claims["context"]["measured"]
+    confounded = context["attention_overall_difference"] < 0 and context["attention_overall_p"] < 0.05
+    assert context["attention_significantly_worse"] == confounded
+    assert ("no remedy to compare with" in claims["context"]["ours"]) == confounded
     if confounded:
-        assert row.endswith("**inconclusive** |")
+        assert claims["context"]["verdict"] == "inconclusive"
     # The reversal x attention row's gains are the mean BLEU over seeds of the translations on disk.
     def mean_bleu(variant: str) -> float:
         return sum(corpus_bleu_paper((work / f"decode/{variant}-s{seed}/beam1.tok.txt").read_text(
             encoding="utf-8").splitlines(), refs) for seed in (1, 2)) / 2
-    row = next(r for r in rows if "matters less once the decoder has attention" in r)
-    found = re.search(r"no attention ([+-]\d+\.\d+), attention ([+-]\d+\.\d+)", row)
-    assert found, row
-    assert float(found[1]) == pytest.approx(mean_bleu("reversed") - mean_bleu("forward"), abs=0.006)
-    assert float(found[2]) == pytest.approx(mean_bleu("attention") - mean_bleu("attention-forward"), abs=0.006)
+    gains = claims["reversal_attention"]["measured"]
+    assert gains["gain_without_attention"] == pytest.approx(mean_bleu("reversed") - mean_bleu("forward"), abs=1e-6)
+    assert gains["gain_with_attention"] == pytest.approx(mean_bleu("attention") - mean_bleu("attention-forward"),
+                                                         abs=1e-6)
 
     rerun = snakemake(wf, "--cores", "2", "--configfile", str(config))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
@@ -102,7 +103,7 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> N
     changed.write_text(yaml.safe_dump({**TINY, "decode": {**TINY["decode"], "max_len_b": 6}}))
     counts = job_counts(snakemake(wf, "-n", "--cores", "2", "--configfile", str(changed)).stdout)
     assert "train" not in counts and "prepare" not in counts
-    assert counts["translate"] > 0 and counts["table1"] == 1
+    assert counts["translate"] > 0 and counts["paper_table"] == 4  # every table reads the decode: section
 
     # Published as the reference, then regenerated from nothing on the same platform with the same
     # seeds: every headline number and verdict is identical, and the run says so at its end.

@@ -1,9 +1,10 @@
-"""The ``repro`` command: one subcommand per module in this package."""
+"""The ``repro`` command: one subcommand per module named in ``COMMANDS`` (``common`` holds their shared options)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from repro.errors import ReproError
@@ -32,7 +33,19 @@ def _version() -> str:
     return f"repro {__version__}"
 
 
+def configure_logging() -> None:
+    """Show the ``repro`` packages' messages (INFO and above, the bare message) on stderr.
+
+    Only the ``repro`` logger is lowered to INFO: the root logger keeps its WARNING default, so the INFO
+    chatter of other libraries (torch.distributed under torchrun, say) stays hidden. Calling it again
+    changes nothing (``basicConfig`` does nothing once the root logger has a handler).
+    """
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    logging.getLogger("repro").setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
+    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import argparse
 
+from repro.cli.common import (
+    DEFAULTS, add_batch_size_option, add_bf16_option, add_checkpoint_option, add_device_option, add_quiet_option,
+    check_runs, resolve, use_bf16,
+)
 from repro.errors import DataError, ReproError
 
 HELP = "write the encoder's final state of every layer for each input sentence (.npy or .tsv)"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from repro.cli.translate import add_bf16_option
-
     p = subparsers.add_parser("encode", help=HELP, description=HELP + ". Row i is line i; columns are "
                               "model.context_vector: every layer's h, then (LSTM) every layer's c.")
     p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory written by `repro train`")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint (default: best)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device (default: auto)")
-    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="sentences per batch (default: 64)")
+    add_checkpoint_option(p, "which checkpoint (default: best)")
+    add_device_option(p, f"device (default: {DEFAULTS.device})")
+    add_batch_size_option(p, f"sentences per batch (default: {DEFAULTS.batch_size})")
     p.add_argument("--input", metavar="FILE", help="sentences, one per line (default: stdin)")
     p.add_argument("--tokenized-input", action="store_true",
                    help="input is already tokenized: split on whitespace instead of running the run's tokenizer")
     p.add_argument("--output", required=True, metavar="FILE.npy|FILE.tsv",
                    help="float32 [sentences, dims] .npy, or a .tsv with one tab-separated row per sentence")
-    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    add_quiet_option(p)
     add_bf16_option(p)
     return p
 
@@ -31,7 +33,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from repro.cli.translate import check_runs, resolve, use_bf16
     from repro.inference.encode import encode_sentences
     from repro.inference.translate import Translator
     from repro.io import atomic_save, atomic_write, read_text_lines

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from repro.config import load_config
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
     from repro.data.sources import make_source
     from repro.io import atomic_write
 

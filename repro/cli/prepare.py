@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from repro.config import load_config
-    from repro.data.prepare import PrepareConfig, prepare
+    from repro.data.config import PrepareConfig
+    from repro.data.prepare import prepare
 
     config = load_config(args.config, args.overrides, reads=("data",))
     data = dict(config.get("data") or {})

@@ -31,44 +31,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from repro.config import load_config
+    from repro.layout import ResultsLayout
     from repro.report import paper_report
     from repro.report.context import ReportContext
 
     ctx = ReportContext(load_config(args.config, args.set), Path(args.work))
-    out = Path(args.out)
+    out = ResultsLayout(args.out)
     if args.target in ("compare", "publish"):
-        return _reference(args, ctx, out)
-    tables, figures = out / "tables", out / "figures"
+        return _reference(args, ctx, Path(args.out))
     if args.target == "ablations":
         from repro.report import ablation_report
 
-        if not ctx.plan.ablations["enabled"]:
-            from repro.errors import ReproError
+        if not ctx.plan.ablations.enabled:
+            from repro.errors import ConfigError
 
-            raise ReproError(f"{args.config}: ablations.enabled is false; there are no ablation runs to report")
+            raise ConfigError(f"{args.config}: ablations.enabled is false; there are no ablation runs to report")
         ablation_report.write_all(ctx, out)
-        print(f"wrote ablations under {out}")
+        print(f"wrote ablations under {args.out}")
         return 0
-    targets = TARGETS if args.target == "all" else (args.target,)
-    for target in targets:
-        if target == "table1":
-            paper_report.table1(ctx, tables / "table1")
-        elif target == "reversal":
-            paper_report.reversal_table(ctx, tables / "reversal")
-        elif target == "beam":
-            paper_report.beam_table(ctx, tables / "beam")
-        elif target == "fig3":
-            paper_report.figure3(ctx, figures)
-        elif target == "fig2":
-            paper_report.figure2(ctx, figures / "fig2_pca")
-        elif target == "table2":
-            paper_report.table2(ctx, tables / "table2")
-        print(f"wrote {target} under {out}")
+    writers = {
+        "table1": lambda: paper_report.table1(ctx, out.table("table1")),
+        "reversal": lambda: paper_report.reversal_table(ctx, out.table("reversal")),
+        "beam": lambda: paper_report.beam_table(ctx, out.table("beam")),
+        "fig3": lambda: paper_report.figure3(ctx, out),
+        "fig2": lambda: paper_report.figure2(ctx, out.figure("fig2_pca")),
+        "table2": lambda: paper_report.table2(ctx, out.table("table2")),
+    }
+    for target in TARGETS if args.target == "all" else (args.target,):
+        writers[target]()
+        print(f"wrote {target} under {args.out}")
     return 0
 
 
 def _reference(args: argparse.Namespace, ctx, out: Path) -> int:
-    from repro.experiments import ExperimentDirs
+    from repro.layout import ExperimentDirs
     from repro.report import compare
 
     reference = Path(args.reference or ExperimentDirs.of(ctx.experiment).reference)

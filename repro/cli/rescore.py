@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from repro.cli.common import add_model_options, check_runs, resolve, use_bf16, write_lines
 from repro.errors import DataError, ReproError
 
 HELP = "rescore an n-best list (e.g. the baseline SMT's 1000-best) with a run or an ensemble; write the 1-best"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from repro.cli.translate import add_model_options
-
     p = subparsers.add_parser("rescore", help=HELP, description=HELP + ". New score = WEIGHT * model log-prob + "
                               "(1 - WEIGHT) * list score (paper Table 2: the average, WEIGHT 0.5).")
     add_model_options(p)
@@ -31,8 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli.translate import check_runs, resolve, use_bf16, write_lines
-    from repro.inference.nbest import parse_lines
+    from repro.inference.nbest import read_nbest
     from repro.inference.rescore import rescore_nbest, sequence_log_probs
     from repro.inference.translate import Translator
     from repro.io import read_text_lines
@@ -41,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise ReproError(f"--weight must be in [0, 1], got {args.weight}")
     check_runs(args.model)
     sources = read_text_lines(args.src, "--src")
-    # the shared reader, not read_nbest: a directory, bad UTF-8 or a byte-order mark get clear handling
-    entries = parse_lines(read_text_lines(args.nbest, "--nbest"), args.nbest)
+    entries = read_nbest(args.nbest, "--nbest")
     for lineno, e in enumerate(entries, 1):
         if e.sent_id >= len(sources):
             raise DataError(f"sentence id {e.sent_id} but --src has only {len(sources)} lines", args.nbest, lineno)

@@ -5,9 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from repro.cli.common import (
+    DEFAULTS, add_batch_size_option, add_bf16_option, add_checkpoint_option, add_device_option, check_runs, resolve,
+    use_bf16,
+)
 from repro.errors import ReproError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from repro.data.tokenize import Tokenizer
+
+# (path of a tokenized file or None, raw lines to tokenize or None, option suffix) -> tokenized lines
+TokenizedReader = Callable[[str | None, list[str] | None, str], list[str]]
 
 HELP = "score translations (paper's multi-bleu BLEU, sacreBLEU, chrF, bootstrap) and/or a run's perplexity"
 
@@ -32,17 +46,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--data", metavar="DATA_DIR",
                    help="prepared data directory (perplexity; also gives the Moses tokenizer settings)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split for perplexity (default: test)")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="checkpoint for perplexity (default: best)")
-    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="sentences per batch for perplexity (default: 64)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="device for perplexity (default: auto)")
-    p.add_argument("--bf16", action="store_true",
-                   help="perplexity: run the model under bfloat16 autocast (the cross-entropy stays fp32); "
-                        "fp32, with a notice, where bf16 is not supported natively")
+    add_checkpoint_option(p, "checkpoint for perplexity (default: best)")
+    add_batch_size_option(p, f"sentences per batch for perplexity (default: {DEFAULTS.batch_size})")
+    add_device_option(p, f"device for perplexity (default: {DEFAULTS.device})")
+    add_bf16_option(p, "perplexity: run the model under bfloat16 autocast (the cross-entropy stays fp32); "
+                       "fp32, with a notice, where bf16 is not supported natively")
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE (atomically)")
     return p
 
 
-def _moses_tokenizer(args: argparse.Namespace):
+def _moses_tokenizer(args: argparse.Namespace) -> Tokenizer:
     """The data's Moses tokenizer when the data was Moses-tokenized, else default Moses settings."""
     from repro.data.storage import load_meta
     from repro.data.tokenize import MosesTokenizer, load_tokenizers
@@ -57,7 +70,7 @@ def _moses_tokenizer(args: argparse.Namespace):
     return MosesTokenizer(args.tgt_lang)
 
 
-def _aligned(name_a: str, a: list, name_b: str, b: list) -> None:
+def _aligned(name_a: str, a: Sequence[str], name_b: str, b: Sequence[str]) -> None:
     if len(a) != len(b):
         raise ReproError(f"{name_a} has {len(a)} lines but {name_b} has {len(b)}")
 
@@ -69,13 +82,12 @@ def _not_empty(hyp_path: str, hyp: list[str], ref_path: str, ref: list[str]) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    from repro.cli.translate import check_runs, resolve, use_bf16
     from repro.evaluation.bleu import (
         bleu_details, moses_tokenize_lines, multibleu_string, sacrebleu_scores, sentence_stats,
     )
     from repro.io import read_text_lines
 
-    result: dict = {}
+    result: dict[str, Any] = {}
     has_hyp = args.hyp or args.tokenized_hyp
     if not has_hyp and not args.model:
         raise ReproError("nothing to score: give --hyp/--tokenized-hyp with --ref/--tokenized-ref, or --model with --data")
@@ -86,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         hyp = read_text_lines(args.hyp, "--hyp") if args.hyp else None
         ref = read_text_lines(args.ref, "--ref") if args.ref else None
 
-        def tokenized(tok_path, raw, name):
+        def tokenized(tok_path: str | None, raw: list[str] | None, name: str) -> list[str]:
             nonlocal tokenizer
             if tok_path:
                 return read_text_lines(tok_path, f"--tokenized-{name}")
@@ -138,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bootstrap(args, stats_a, ref, ref_tok, hyp, tokenized) -> dict:
+def _bootstrap(args: argparse.Namespace, stats_a: np.ndarray, ref: list[str] | None, ref_tok: list[str],
+               hyp: list[str] | None, tokenized: TokenizedReader) -> dict[str, Any]:
     from repro.evaluation.bleu import sentence_stats
     from repro.evaluation.bootstrap import paired_bootstrap
     from repro.io import read_text_lines
@@ -158,7 +171,8 @@ def _bootstrap(args, stats_a, ref, ref_tok, hyp, tokenized) -> dict:
     return out
 
 
-def _sacrebleu_paired(hyp_a, hyp_b, ref, n_samples: int, seed: int) -> dict:
+def _sacrebleu_paired(hyp_a: Sequence[str], hyp_b: Sequence[str], ref: Sequence[str], n_samples: int,
+                      seed: int) -> dict[str, Any]:
     """sacreBLEU's own paired bootstrap test (sacrebleu.significance.PairedTest, test_type='bs')."""
     from sacrebleu.metrics import BLEU
     from sacrebleu.significance import PairedTest

@@ -3,87 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
-from pathlib import Path
 
-from repro.errors import DataError, ReproError
-from repro.inference.config import DEVICES, DecodeConfig
+from repro.cli.common import DEFAULTS, add_model_options, check_runs, resolve, use_bf16, write_lines
+from repro.errors import ReproError
+from repro.inference.config import BEAM_SIZE
 from repro.io import read_text_lines
-
-# the decode: section's defaults are the command's (repro.inference.config holds them once)
-DEFAULTS = DecodeConfig()
 
 HELP = "translate text with a trained run (or an ensemble of runs) by left-to-right beam search"
 
 
-# ----------------------------------------------------------------------------------- shared helpers
-def check_runs(paths: Sequence[str]) -> None:
-    """Fail with the option's name when a ``--model`` is not a directory (before loading anything)."""
-    for path in paths:
-        if Path(path).is_dir():
-            continue
-        if Path(path).exists():
-            raise DataError("is a file, expected a run directory written by `repro train` (--model)", path)
-        raise DataError("run directory not found (--model)", path)
-
-
-def write_lines(path: str | None, lines: Sequence[str]) -> None:
-    """Write lines atomically to ``path`` (nothing half-written), or to stdout."""
-    from repro.io import atomic_write
-
-    text = "".join(line + "\n" for line in lines)
-    if path in (None, "-"):
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    with atomic_write(path, encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-
-
-def add_model_options(parser: argparse.ArgumentParser, ensemble: bool = True) -> None:
-    parser.add_argument("--model", action="append", required=True, metavar="RUN_DIR",
-                        help="run directory written by `repro train`" +
-                             ("; repeat for an ensemble (per-step log-probabilities averaged)" if ensemble else ""))
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                        help="which checkpoint of each run: best validation perplexity (default) or last")
-    parser.add_argument("--device", default=DEFAULTS.device, choices=DEVICES,
-                        help=f"where to run: auto = CUDA when available, else CPU (default: {DEFAULTS.device})")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, metavar="N",
-                        help=f"sentences per batch (default: {DEFAULTS.batch_size})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
-    add_bf16_option(parser)
-
-
-BF16_HELP = ("run the model under bfloat16 autocast (matrix products in bf16: several times faster where the "
-             "CPU has AMX/AVX512-BF16 or the GPU supports bf16); log-softmax and scores stay fp32. Where bf16 "
-             "is not supported natively, a notice is printed and the model runs in fp32")
-
-
-def add_bf16_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bf16", action="store_true", help=BF16_HELP)
-
-
-def resolve(device: str):
-    from repro.device import resolve_device
-
-    return resolve_device(device, setting="--device")
-
-
-def use_bf16(requested: bool, device) -> bool:
-    """Whether ``--bf16`` takes effect on ``device``: fp32 where bf16 is not supported (check_bf16 says why)."""
-    if not requested:
-        return False
-    from repro.device import check_bf16
-
-    return check_bf16(device, "--bf16")  # False, with a one-line notice, where bf16 is not supported
-
-
-# ----------------------------------------------------------------------------------- command
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("translate", help=HELP, description=HELP + ". Reads stdin and writes stdout by default.")
     add_model_options(p)
-    p.add_argument("--beam", type=int, default=12, metavar="K", help="beam size (default: 12, the paper's best)")
+    p.add_argument("--beam", type=int, default=BEAM_SIZE, metavar="K",
+                   help=f"beam size (default: {BEAM_SIZE}, the paper's best)")
     p.add_argument("--input", metavar="FILE", help="source sentences, one per line (default: stdin)")
     p.add_argument("--output", metavar="FILE", help="translations, one per line (default: stdout); written atomically")
     p.add_argument("--nbest", type=int, default=0, metavar="N",
@@ -123,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     lines = read_text_lines(args.input)
     device = resolve(args.device)
     translator = Translator.from_runs(args.model, which=args.checkpoint, device=device)
-    options = DecodeOptions(args.beam, max(args.nbest, 1), args.max_len_a, args.max_len_b, args.length_norm,
-                            args.batch_size, bf16=use_bf16(args.bf16, device))
+    options = DecodeOptions(beam_size=args.beam, nbest=max(args.nbest, 1), max_len_a=args.max_len_a,
+                            max_len_b=args.max_len_b, length_norm=args.length_norm, batch_size=args.batch_size,
+                            bf16=use_bf16(args.bf16, device))
     progress = not args.quiet
     if args.nbest:
         nbest = translator.translate_nbest(lines, options, args.tokenized_input, tokenized_output=True,

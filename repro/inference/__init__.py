@@ -1,0 +1,1 @@
+"""Decoding trained runs: beam search, ensembles, text in and out, n-best rescoring, encoder states."""

@@ -39,9 +39,16 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+from repro.inference.config import BEAM_SIZE, DecodeConfig
+
+if TYPE_CHECKING:
+    from repro.inference.ensemble import Ensemble
+    from repro.models.seq2seq import Seq2Seq
 
 
 @dataclass
@@ -70,7 +77,7 @@ def pad_sources(sources: Sequence[Sequence[int]], pad_id: int, device: torch.dev
     return src.to(device), lengths
 
 
-def _model_device(model) -> torch.device:
+def _model_device(model: Seq2Seq | Ensemble) -> torch.device:
     if hasattr(model, "device"):
         return torch.device(model.device)
     return next(model.parameters()).device
@@ -166,13 +173,13 @@ def _top_with_ties(candidates: Tensor, kth: Tensor, k: int) -> tuple[Tensor, Ten
 # bf16 copies, and every weight would be cast again at every step.
 @torch.no_grad()
 def beam_search(
-    model,
+    model: Seq2Seq | Ensemble,
     sources: Sequence[Sequence[int]],
-    beam_size: int = 12,
+    beam_size: int = BEAM_SIZE,
     nbest: int = 1,
-    max_len_a: float = 2.0,
-    max_len_b: float = 10.0,
-    length_norm: float = 0.0,
+    max_len_a: float = DecodeConfig.max_len_a,
+    max_len_b: float = DecodeConfig.max_len_b,
+    length_norm: float = DecodeConfig.length_norm,
     return_step_scores: bool = False,
 ) -> list[list[Hypothesis]]:
     """Translate a batch of id sequences (natural order); per sentence, up to ``nbest`` hypotheses, best first.
@@ -294,8 +301,10 @@ def beam_search(
     return results
 
 
-def _record_finished(finish, top_scores, top_beam, history, step_history, log_probs, sentence_ids, finished,
-                     n_finished, nbest_bound, K, nbest, eos_id, length_norm, return_step_scores) -> None:
+def _record_finished(finish: Tensor, top_scores: Tensor, top_beam: Tensor, history: Tensor, step_history: Tensor,
+                     log_probs: Tensor, sentence_ids: Tensor, finished: list[list[Hypothesis]], n_finished: Tensor,
+                     nbest_bound: Tensor, K: int, nbest: int, eos_id: int, length_norm: float,
+                     return_step_scores: bool) -> None:
     """Set aside this step's finished hypotheses; update the per-sentence counts and n-best bounds in place."""
     a_idx, rank = finish.nonzero(as_tuple=True)
     rows = a_idx * K + top_beam[a_idx, rank]
@@ -318,6 +327,7 @@ def _record_finished(finish, top_scores, top_beam, history, step_history, log_pr
                 nbest_bound[a] = sorted((h.score for h in finished[sent]), reverse=True)[nbest - 1]
 
 
-def greedy_search(model, sources: Sequence[Sequence[int]], max_len_a: float = 2.0, max_len_b: float = 10.0) -> list[Hypothesis]:
+def greedy_search(model: Seq2Seq | Ensemble, sources: Sequence[Sequence[int]], max_len_a: float = DecodeConfig.max_len_a,
+                  max_len_b: float = DecodeConfig.max_len_b) -> list[Hypothesis]:
     """Beam search with a beam of one (the paper's "beam size 1")."""
     return [hyps[0] for hyps in beam_search(model, sources, 1, 1, max_len_a, max_len_b)]

@@ -1,6 +1,8 @@
 """The ``decode:`` section: how the workflow decodes the test set (beam sizes come from ``paper:``).
 
-The defaults here are the ones ``repro translate`` uses too, so a value lives in one place.
+The defaults here are the only ones: ``repro translate``, :class:`repro.inference.translate.DecodeOptions`
+and :func:`repro.inference.beam_search.beam_search` take theirs from :class:`DecodeConfig` and
+:data:`BEAM_SIZE`, so a value lives in one place.
 """
 
 from __future__ import annotations
@@ -8,10 +10,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from repro.config import dataclass_from_dict
+from repro.config import DEVICES, dataclass_from_dict
 from repro.errors import ConfigError
 
-DEVICES = ("auto", "cpu", "cuda")
+
+# The beam of a single decode when none is given: the paper's best (Table 1). The workflow's beams are
+# paper:'s lists, not this.
+BEAM_SIZE = 12
 
 
 @dataclass

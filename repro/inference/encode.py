@@ -12,11 +12,13 @@ import torch
 
 from repro.data.vocab import PAD_ID
 from repro.inference.beam_search import _model_device, pad_sources
+from repro.inference.config import DecodeConfig
 from repro.models.seq2seq import Seq2Seq
 
 
 @torch.no_grad()  # not inference_mode: under bf16 autocast it would re-cast the weights for every batch
-def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]], batch_size: int = 64,
+def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]],
+                     batch_size: int = DecodeConfig.batch_size,
                      progress: bool = False, bf16: bool = False) -> np.ndarray:
     """``[N, num_layers * hidden (* 2 for an LSTM: h then c)]`` float32 context vectors, input order.
 

@@ -12,13 +12,17 @@ rescoring and translation take either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from repro.errors import ReproError
 from repro.models.seq2seq import DecoderState, EncoderOutput, Seq2Seq
+
+if TYPE_CHECKING:
+    from repro.train.checkpoint import LoadedRun
 
 _SHARED_FIELDS = ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id")
 
@@ -52,7 +56,7 @@ class Ensemble:
             model.eval()
         return self
 
-    def parameters(self):
+    def parameters(self) -> Iterator[torch.nn.Parameter]:
         for model in self.models:
             yield from model.parameters()
 
@@ -81,7 +85,7 @@ class Ensemble:
         return outs[0] if len(outs) == 1 else torch.stack(outs).mean(dim=0)
 
 
-def check_same_vocabularies(runs: Sequence) -> None:
+def check_same_vocabularies(runs: Sequence[LoadedRun]) -> None:
     """Loaded runs (``LoadedRun``) to be ensembled must have identical source and target vocabularies."""
     first = runs[0]
     for run in runs[1:]:

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro.errors import DataError
+from repro.io import read_text_lines
 
 SEPARATOR = " ||| "
 
 
 @dataclass
 class NBestEntry:
+    """One line of an n-best list; ``features`` holds the Moses feature scores of the 4-field format."""
+
     sent_id: int
     hypothesis: str
     score: float
@@ -53,12 +56,9 @@ def parse_lines(lines: Iterable[str], path: object = None) -> list[NBestEntry]:
     return [parse_line(line, path, i) for i, line in enumerate(lines, 1) if line.strip()]
 
 
-def read_nbest(path: str | Path) -> list[NBestEntry]:
-    path = Path(path)
-    if not path.exists():
-        raise DataError("n-best file not found", path)
-    with open(path, encoding="utf-8") as handle:
-        return parse_lines(handle, path)
+def read_nbest(path: str | Path, label: str = "n-best") -> list[NBestEntry]:
+    """The entries of an n-best file; errors name the file (and ``label``: the option it came from) and line."""
+    return parse_lines(read_text_lines(path, label), path)
 
 
 def group_by_sentence(entries: Iterable[NBestEntry]) -> dict[int, list[NBestEntry]]:

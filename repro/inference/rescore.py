@@ -17,12 +17,14 @@ import torch
 
 from repro.data.vocab import EOS_ID, PAD_ID, SOS_ID
 from repro.inference.beam_search import _model_device, pad_sources
+from repro.inference.config import DecodeConfig
 from repro.inference.ensemble import Ensemble
 from repro.inference.nbest import NBestEntry, group_by_sentence
 from repro.models.seq2seq import Seq2Seq
 
 
-def _log_probs(decoder: Seq2Seq | Ensemble, src, src_lengths, tgt_in) -> torch.Tensor:
+def _log_probs(decoder: Seq2Seq | Ensemble, src: torch.Tensor, src_lengths: torch.Tensor,
+               tgt_in: torch.Tensor) -> torch.Tensor:
     if isinstance(decoder, Ensemble):
         return decoder(src, src_lengths, tgt_in)
     return torch.log_softmax(decoder(src, src_lengths, tgt_in).float(), dim=-1)
@@ -33,7 +35,7 @@ def sequence_log_probs(
     decoder: Seq2Seq | Ensemble,
     sources: Sequence[Sequence[int]],
     targets: Sequence[Sequence[int]],
-    batch_size: int = 64,
+    batch_size: int = DecodeConfig.batch_size,
     progress: bool = False,
     bf16: bool = False,
 ) -> list[float]:
@@ -88,9 +90,10 @@ def rescore_nbest(
         raise ValueError(f"{len(entries)} entries but {len(lstm_scores)} model scores")
     index = {id(e): s for e, s in zip(entries, lstm_scores)}
     groups = group_by_sentence(entries)
-    out = []
+    out: list[RescoredSentence] = []
     for sent in range(num_sentences):
-        best, best_score, best_lstm = None, -float("inf"), 0.0
+        best: NBestEntry | None = None
+        best_score, best_lstm = -float("inf"), 0.0
         for e in groups.get(sent, []):
             combined = weight * index[id(e)] + (1.0 - weight) * e.score
             if best is None or combined > best_score:

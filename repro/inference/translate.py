@@ -8,30 +8,43 @@ scored it) and detokenized — or left tokenized, for the paper's BLEU.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from repro.data.vocab import Vocab
 from repro.inference.beam_search import Hypothesis, _model_device, beam_search
+from repro.inference.config import BEAM_SIZE, DecodeConfig
 from repro.inference.ensemble import Ensemble, as_decoder, check_same_vocabularies
 from repro.models.seq2seq import Seq2Seq
+
+if TYPE_CHECKING:
+    from repro.data.tokenize import Tokenizer
+    from repro.train.checkpoint import LoadedRun
 
 
 @dataclass
 class DecodeOptions:
-    beam_size: int = 12
+    """How :func:`translate_ids` searches: the ``decode:`` settings that shape the search, plus the beam.
+
+    The defaults are :class:`~repro.inference.config.DecodeConfig`'s (and :data:`BEAM_SIZE`), read from
+    its class attributes so that they are written down once. ``device`` is not here: the model's decides.
+    """
+
+    beam_size: int = BEAM_SIZE
     nbest: int = 1
-    max_len_a: float = 2.0
-    max_len_b: float = 10.0
-    length_norm: float = 0.0
-    batch_size: int = 64  # sentences per decoder batch (each is beam_size rows)
-    bf16: bool = False  # bf16 autocast: matrix products in bfloat16; log-softmax and scores stay fp32
+    max_len_a: float = DecodeConfig.max_len_a
+    max_len_b: float = DecodeConfig.max_len_b
+    length_norm: float = DecodeConfig.length_norm
+    batch_size: int = DecodeConfig.batch_size  # sentences per decoder batch (each is beam_size rows)
+    bf16: bool = DecodeConfig.bf16  # bf16 autocast: matrix products in bfloat16; log-softmax and scores stay fp32
 
 
-def load_decoder(run_dirs: Sequence[str | Path], which: str = "best", device: str | torch.device = "cpu"):
+def load_decoder(run_dirs: Sequence[str | Path], which: str = "best",
+                 device: str | torch.device = "cpu") -> tuple[Seq2Seq | Ensemble, LoadedRun]:
     """Load one run or an ensemble of runs: ``(decoder, first LoadedRun)``; vocabularies must agree."""
     from repro.train.checkpoint import load_run
 
@@ -74,7 +87,8 @@ def translate_ids(
 class Translator:
     """A model or ensemble with the tokenizers and vocabularies of its run."""
 
-    def __init__(self, decoder: Seq2Seq | Ensemble, src_vocab: Vocab, tgt_vocab: Vocab, src_tokenizer, tgt_tokenizer):
+    def __init__(self, decoder: Seq2Seq | Ensemble, src_vocab: Vocab, tgt_vocab: Vocab, src_tokenizer: Tokenizer,
+                 tgt_tokenizer: Tokenizer) -> None:
         self.decoder = decoder
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
         self.src_tokenizer, self.tgt_tokenizer = src_tokenizer, tgt_tokenizer
@@ -90,7 +104,7 @@ class Translator:
 
     def source_ids(self, lines: Sequence[str], tokenized: bool = False) -> list[list[int]]:
         """Tokenize (unless ``tokenized``: whitespace split) and map to ids, unknown words to UNK."""
-        tok = (lambda s: s.split()) if tokenized else self.src_tokenizer.tokenize
+        tok: Callable[[str], list[str]] = str.split if tokenized else self.src_tokenizer.tokenize
         return [self.src_vocab.encode(tok(line)) for line in lines]
 
     def target_tokens(self, ids: Sequence[int]) -> list[str]:
@@ -101,9 +115,9 @@ class Translator:
                         progress: bool = False) -> list[list[tuple[str, float]]]:
         """Per line, up to ``options.nbest`` (text, ranking score) pairs, best first."""
         hyps = translate_ids(self.decoder, self.source_ids(lines, tokenized_input), options, progress)
-        out = []
+        out: list[list[tuple[str, float]]] = []
         for sent in hyps:
-            entries = []
+            entries: list[tuple[str, float]] = []
             for h in sent:
                 tokens = self.target_tokens(h.tokens)
                 text = " ".join(tokens) if tokenized_output else self.tgt_tokenizer.detokenize(tokens)
@@ -114,5 +128,5 @@ class Translator:
     def translate(self, lines: Sequence[str], options: DecodeOptions = DecodeOptions(),
                   tokenized_input: bool = False, tokenized_output: bool = False, progress: bool = False) -> list[str]:
         """The best translation of each line (detokenized unless ``tokenized_output``)."""
-        one_best = DecodeOptions(**{**options.__dict__, "nbest": 1})
+        one_best = replace(options, nbest=1)
         return [sent[0][0] for sent in self.translate_nbest(lines, one_best, tokenized_input, tokenized_output, progress)]

@@ -17,9 +17,18 @@ VERDICT_RULE = (
 
 @dataclass
 class ClaimRow:
+    """One claim, its evidence and its verdict.
+
+    key: a stable identifier of the claim ("reversal", "depth", ...).
+    measured: the numbers behind the verdict, by name (what tests and comparisons read).
+    ours: the same numbers written out for a reader (the table's "our number" column).
+    """
+
+    key: str
     claim: str
     source: str
     experiment: str
+    measured: dict[str, Any]
     ours: str
     paper: str
     p_value: float | None

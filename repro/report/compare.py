@@ -23,7 +23,9 @@ from typing import Any
 import pandas as pd
 
 from repro.errors import ReproError
+from repro import layout
 from repro.io import atomic_write
+from repro.layout import COMPARISON, FIGURES, PROVENANCE, TABLES
 
 # The stated tolerance where identical numbers cannot be expected: BLEU-like scores (BLEU, sacreBLEU,
 # chrF, differences and their intervals) within this many points; perplexities within this fraction;
@@ -35,8 +37,7 @@ COST_MARKERS = ("hours", "tokens/s", "device")
 QUOTED = ("paper", "note")
 # What must match for a run to be expected to reproduce the reference bit for bit.
 PLATFORM_KEYS = ("device_type", "device_name", "torch", "num_threads")
-PROVENANCE = "provenance.json"
-CLAIMS = "claims.json"
+CLAIMS = f"{layout.CLAIMS}.json"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -119,7 +120,7 @@ def expectation(run: dict[str, Any], reference: dict[str, Any] | None) -> tuple[
 def compare(results: Path, reference: Path, experiment: str) -> Comparison:
     """Compare ``results`` (this run's results directory) with ``reference`` (the committed one)."""
     results, reference = Path(results), Path(reference)
-    if not (reference / "tables").is_dir():
+    if not (reference / TABLES).is_dir():
         return Comparison(experiment, str(reference), "no reference",
                           f"there is no committed reference for experiment {experiment!r} ({reference})")
     ours = _read_json(results / PROVENANCE)
@@ -128,8 +129,8 @@ def compare(results: Path, reference: Path, experiment: str) -> Comparison:
     theirs = _read_json(reference / PROVENANCE)
     mode, reason = expectation(ours, theirs)
     comparison = Comparison(experiment, str(reference), mode, reason + _code_note(ours, theirs))
-    ref_tables = {p.stem: p for p in sorted((reference / "tables").glob("*.csv"))}
-    run_tables = {p.stem: p for p in sorted((results / "tables").glob("*.csv"))}
+    ref_tables = {p.stem: p for p in sorted((reference / TABLES).glob("*.csv"))}
+    run_tables = {p.stem: p for p in sorted((results / TABLES).glob("*.csv"))}
     comparison.missing += [f"table {name}: only in the reference" for name in ref_tables.keys() - run_tables.keys()]
     comparison.missing += [f"table {name}: only in this run" for name in run_tables.keys() - ref_tables.keys()]
     for name in sorted(ref_tables.keys() & run_tables.keys()):
@@ -287,16 +288,16 @@ def write_comparison(results: Path, reference: Path, experiment: str, run_dirs: 
         json.dump(provenance(run_dirs, repo), handle, indent=1)
         handle.write("\n")
     comparison = compare(results, reference, experiment)
-    with atomic_write(results / "comparison.json", encoding="utf-8") as handle:
+    with atomic_write(results / f"{COMPARISON}.json", encoding="utf-8") as handle:
         json.dump(comparison.to_dict(), handle, indent=1, ensure_ascii=False)
         handle.write("\n")
-    with atomic_write(results / "comparison.md", encoding="utf-8") as handle:
+    with atomic_write(results / f"{COMPARISON}.md", encoding="utf-8") as handle:
         handle.write(to_markdown(comparison))
     return comparison
 
 
 # What a committed reference holds: the run's tables, figures and claims, and its provenance.
-PUBLISHED = ("tables", "figures", "claims.md", CLAIMS, PROVENANCE)
+PUBLISHED = (TABLES, FIGURES, f"{layout.CLAIMS}.md", CLAIMS, PROVENANCE)
 
 
 def publish(results: Path, reference: Path) -> list[str]:

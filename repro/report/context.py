@@ -14,20 +14,18 @@ from repro.data.storage import load_meta, load_split
 from repro.data.vocab import Vocab
 from repro.errors import ReproError
 from repro.evaluation.bleu import sentence_stats
-from repro.experiments import Layout, Plan, SystemSpec, plan
+from repro.io import read_text_lines
+from repro.experiments import REVERSED, Plan, RunSpec, SystemSpec, plan
+from repro.layout import Layout
 
 
-def read_lines(path: str | Path) -> list[str]:
-    path = Path(path)
-    if not path.exists():
-        raise ReproError(f"{path}: missing (has the workflow step that writes it run?)")
-    return path.read_text(encoding="utf-8").split("\n")[:-1] if path.stat().st_size else []
+MISSING_HINT = "has the workflow step that writes it run?"
 
 
 def read_json(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
-        raise ReproError(f"{path}: missing (has the workflow step that writes it run?)")
+        raise ReproError(f"{path}: missing ({MISSING_HINT})")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -57,7 +55,7 @@ class ReportContext:
 
     @cached_property
     def refs_tok(self) -> list[str]:
-        return read_lines(self.data_dir / "test.tok.tgt")
+        return read_text_lines(self.data_dir / "test.tok.tgt", missing_hint=MISSING_HINT)
 
     @cached_property
     def src_vocab(self) -> Vocab:
@@ -72,21 +70,28 @@ class ReportContext:
     def test_src_lengths(self) -> np.ndarray:
         return np.array([len(s) for s in self.test_src_ids])
 
-    def run_info(self, run: str) -> dict[str, Any]:
-        return read_json(Path(self.layout.run_dir(run)) / "run.json")
+    def run_info(self, run: RunSpec) -> dict[str, Any]:
+        return read_json(Path(self.layout.run_dir(run.name)) / "run.json")
 
     def scores(self, system: SystemSpec) -> dict[str, Any]:
-        return read_json(self.layout.scores(system))
+        return read_json(self.layout.scores(system.decoder.name, system.beam))
+
+    def translations(self, system: SystemSpec, tokenized: bool = False) -> list[str]:
+        return read_text_lines(self.layout.translation(system.decoder.name, system.beam, tokenized),
+                               missing_hint=MISSING_HINT)
 
     def stats(self, system: SystemSpec) -> np.ndarray:
         """Per-sentence multi-bleu statistics of a system's tokenized test translations."""
-        hyps = read_lines(self.layout.translation(system, tokenized=True))
+        hyps = self.translations(system, tokenized=True)
         if len(hyps) != len(self.refs_tok):
-            raise ReproError(f"{self.layout.translation(system, tokenized=True)}: {len(hyps)} lines, "
-                             f"but the test set has {len(self.refs_tok)}")
+            raise ReproError(f"{self.layout.translation(system.decoder.name, system.beam, True)}: {len(hyps)} "
+                             f"lines, but the test set has {len(self.refs_tok)}")
         return sentence_stats(hyps, self.refs_tok)
 
-    def cost(self, runs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    def test_perplexity(self, run: RunSpec) -> float:
+        return float(read_json(self.layout.perplexity(run.name))["ppl"])
+
+    def cost(self, runs: tuple[RunSpec, ...] | list[RunSpec]) -> dict[str, Any]:
         """Training cost of the runs behind a system: wall time, device, tokens/s, parameters, and how
         many of them stopped converged (``stop_reason``; runs from before it was recorded count as not)."""
         infos = [self.run_info(r) for r in runs]
@@ -100,15 +105,15 @@ class ReportContext:
 
     def scale_note(self) -> str:
         """One sentence on the scale of this run next to the paper's."""
-        model = self.config.get("model", {})
-        train = self.config.get("train", {})
+        main = self.plan.variants[REVERSED]
+        setting = lambda key: self.plan.setting(main, key)  # noqa: E731
         pairs = self.meta.get("splits", {}).get("train", "?")
         src_v, tgt_v = self.meta.get("src_vocab_size", "?"), self.meta.get("tgt_vocab_size", "?")
         source_name = self.meta.get("source", "?")
         return (
             f"Experiment '{self.experiment}': data source {source_name}, {pairs} training pairs, vocabularies "
-            f"{src_v}/{tgt_v}; model {model.get('num_layers', 4)}×{model.get('hidden_size', 1000)} "
-            f"{model.get('cell', 'lstm').upper()}, {model.get('embedding_size', 1000)}-d embeddings; "
-            f"{train.get('epochs', 7.5)} epochs. The paper: WMT'14 En→Fr, 12M pairs, 160k/80k vocabularies, "
+            f"{src_v}/{tgt_v}; model {setting('model.num_layers')}×{setting('model.hidden_size')} "
+            f"{setting('model.cell').upper()}, {setting('model.embedding_size')}-d embeddings; "
+            f"{setting('train.epochs'):g} epochs. The paper: WMT'14 En→Fr, 12M pairs, 160k/80k vocabularies, "
             f"4×1000 LSTM (384M parameters), 7.5 epochs, about 10 days on 8 GPUs."
         )

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from repro.experiments import FORWARD, REVERSED, SystemSpec
+from repro.experiments import FORWARD, REVERSED, RunSpec, SystemSpec
+from repro.layout import ResultsLayout
 from repro.report import paper
 from repro.report.bins import average_frequency_rank, quantile_bins
 from repro.report.context import ReportContext
@@ -20,9 +21,7 @@ SIGNATURE_NOTE = "sacreBLEU on detokenized output, signature: {signature}."
 
 def empty_translations(ctx: ReportContext, system: SystemSpec) -> int:
     """Test sentences translated to nothing: the model's own best under the paper's unnormalised score."""
-    from repro.report.context import read_lines
-
-    return sum(1 for line in read_lines(ctx.layout.translation(system)) if not line.strip())
+    return sum(1 for line in ctx.translations(system) if not line.strip())
 
 
 def _system_row(ctx: ReportContext, system: SystemSpec) -> dict:
@@ -41,7 +40,7 @@ def _system_row(ctx: ReportContext, system: SystemSpec) -> dict:
     }, scores.get("sacrebleu_signature", "?")
 
 
-def _cost_columns(ctx: ReportContext, runs: list[str]) -> dict:
+def _cost_columns(ctx: ReportContext, runs: list[RunSpec] | tuple[RunSpec, ...]) -> dict:
     """Training cost of the runs behind a row (all of them: every seed, every ensemble member)."""
     cost = ctx.cost(runs)
     return {"models": len(runs), "converged": cost["converged"], "train hours (all models)": cost["train_hours"],
@@ -50,16 +49,11 @@ def _cost_columns(ctx: ReportContext, runs: list[str]) -> dict:
 
 
 def _single(ctx: ReportContext, variant: str, beam: int) -> SystemSpec:
-    first = ctx.plan.runs_of(variant)[0].name
-    if variant == REVERSED:
-        first = f"{REVERSED}-s{ctx.plan.paper['reversed_seeds'][0]}"
-    elif variant == FORWARD:
-        first = f"{FORWARD}-s{ctx.plan.paper['forward_seeds'][0]}"
-    return ctx.plan.systems[ctx.plan.system_name((first,), beam)]
+    return ctx.plan.system(ctx.plan.single(variant), beam)
 
 
 def _ensemble(ctx: ReportContext, size: int, beam: int) -> SystemSpec:
-    return ctx.plan.systems[ctx.plan.system_name(ctx.plan.ensemble_runs(size), beam)]
+    return ctx.plan.system(ctx.plan.ensemble(size), beam)
 
 
 def table1(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
@@ -68,14 +62,14 @@ def table1(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
     paper_rows = {row.key: row for row in paper.TABLE1}
     for key in ("bahdanau", "smt_baseline"):
         wanted.append((paper_rows[key].method, paper_rows[key].section, paper_rows[key].bleu, None))
-    beams = ctx.plan.paper["table1_beams"]
+    beams = ctx.plan.paper.table1_beams
     for variant, label in ((FORWARD, "Single forward LSTM"), (REVERSED, "Single reversed LSTM")):
         for beam in beams:
             key = f"{variant}_beam{beam}"
             row = paper_rows.get(key)
             wanted.append((f"{label}, beam size {beam}", row.section if row else "—", row.bleu if row else None,
                            _single(ctx, variant, beam)))
-    for size in ctx.plan.paper["ensembles"]:
+    for size in ctx.plan.paper.ensembles:
         for beam in beams:
             row = paper_rows.get(f"ensemble{size}_beam{beam}")
             wanted.append((f"Ensemble of {size} reversed LSTMs, beam size {beam}", row.section if row else "—",
@@ -102,14 +96,12 @@ def table1(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
 
 
 def _perplexities(ctx: ReportContext, variant: str) -> list[float]:
-    from repro.report.context import read_json
-
-    return [float(read_json(ctx.layout.perplexity(r.name))["ppl"]) for r in ctx.plan.runs_of(variant)]
+    return [ctx.test_perplexity(run) for run in ctx.plan.runs_of(variant)]
 
 
 def reversal_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
     """Forward vs reversed source: test perplexity and BLEU (paper §3.3 beside ours)."""
-    beam = ctx.plan.paper["figure_beam"]
+    beam = ctx.plan.paper.figure_beam
     records = []
     for variant, label in ((FORWARD, "forward source"), (REVERSED, "reversed source")):
         ppls = _perplexities(ctx, variant)
@@ -125,7 +117,7 @@ def reversal_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             "paper BLEU (Table 1)": paper.REVERSAL["test_bleu_table1"][variant],
             f"BLEU beam {beam} (paper's way)": scores["bleu_paper"],
             f"sacreBLEU beam {beam}": scores["sacrebleu"],
-            **_cost_columns(ctx, [r.name for r in ctx.plan.runs_of(variant)]),
+            **_cost_columns(ctx, ctx.plan.runs_of(variant)),
         })
     df = pd.DataFrame.from_records(records)
     caption = (
@@ -140,9 +132,9 @@ def reversal_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
 
 def beam_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
     """BLEU against beam size for the single reversed model and the largest ensemble."""
-    sizes = ctx.plan.paper["ensembles"]
+    sizes = ctx.plan.paper.ensembles
     records = []
-    for beam in ctx.plan.paper["beam_table_beams"]:
+    for beam in ctx.plan.paper.beam_table_beams:
         record: dict = {"beam": beam}
         single = _single(ctx, REVERSED, beam)
         record["single reversed: BLEU"] = ctx.scores(single)["bleu_paper"]
@@ -154,7 +146,7 @@ def beam_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             record[f"ensemble of {max(sizes)}: sacreBLEU"] = ctx.scores(ensemble)["sacrebleu"]
             record[f"ensemble of {max(sizes)}: empty"] = empty_translations(ctx, ensemble)
         if sizes:
-            record.update(_cost_columns(ctx, list(_ensemble(ctx, max(sizes), beam).runs)))
+            record.update(_cost_columns(ctx, _ensemble(ctx, max(sizes), beam).runs))
         paper_row = {1: "ensemble5_beam1", 2: "ensemble5_beam2", 12: "ensemble5_beam12"}.get(beam)
         record["paper: ensemble of 5"] = next((r.bleu for r in paper.TABLE1 if r.key == paper_row), None)
         records.append(record)
@@ -170,24 +162,23 @@ def beam_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
 
 
 def figure3_systems(ctx: ReportContext) -> dict[str, SystemSpec]:
-    beam = ctx.plan.paper["figure_beam"]
+    beam = ctx.plan.paper.figure_beam
     systems = {"forward LSTM": _single(ctx, FORWARD, beam), "reversed LSTM": _single(ctx, REVERSED, beam)}
-    if ctx.plan.paper["ensembles"]:
-        size = max(ctx.plan.paper["ensembles"])
+    if ctx.plan.paper.ensembles:
+        size = max(ctx.plan.paper.ensembles)
         systems[f"ensemble of {size} reversed"] = _ensemble(ctx, size, beam)
     return systems
 
 
-def figure3(ctx: ReportContext, out_dir: str | Path, min_count: int = 30, max_bins: int = 8) -> dict:
+def figure3(ctx: ReportContext, out: ResultsLayout, min_count: int = 30, max_bins: int = 8) -> dict:
     """BLEU by source length and by average word-frequency rank, for forward, reversed and ensemble."""
-    out_dir = Path(out_dir)
     systems = figure3_systems(ctx)
     stats = {name: ctx.stats(system) for name, system in systems.items()}
     n = len(ctx.refs_tok)
     min_count = max(1, min(min_count, n // 4))
     lengths = ctx.test_src_lengths
     rarity = average_frequency_rank(ctx.test_src_ids, ctx.src_vocab.frequency_rank)
-    beam = ctx.plan.paper["figure_beam"]
+    beam = ctx.plan.paper.figure_beam
     result = {}
     for kind, values, xlabel, integer in (
         ("length", lengths, "source sentence length (words)", True),
@@ -199,9 +190,9 @@ def figure3(ctx: ReportContext, out_dir: str | Path, min_count: int = 30, max_bi
         counts = [b.count for b in bins]
         title = (f"BLEU by {'sentence length' if kind == 'length' else 'word rarity'} (beam {beam}); "
                  f"cf. paper Figure 3 ({'left' if kind == 'length' else 'right'})")
-        plot_binned_bleu(labels, counts, series, xlabel, title, out_dir / f"fig3_{kind}")
+        plot_binned_bleu(labels, counts, series, xlabel, title, Path(out.figure(f"fig3_{kind}")))
         table = pd.DataFrame({"bin": labels, "sentences": counts, **series})
-        write_table(table, out_dir / f"fig3_{kind}",
+        write_table(table, out.figure(f"fig3_{kind}"),
                     f"BLEU (paper's way) per {kind} bin, the data behind fig3_{kind}. {ctx.scale_note()}")
         result[kind] = table
     return result
@@ -214,7 +205,7 @@ def figure2(ctx: ReportContext, prefix: str | Path) -> dict:
     from repro.inference.encode import encode_sentences
     from repro.train.checkpoint import load_run
 
-    run = _single(ctx, REVERSED, ctx.plan.paper["figure_beam"]).runs[0]
+    run = ctx.plan.single(REVERSED).runs[0].name
     loaded = load_run(ctx.layout.run_dir(run), "best", device="cpu")
     src_tok, _ = loaded.tokenizers()
     if ctx.meta.get("source") == "synthetic":

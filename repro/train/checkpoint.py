@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import platform
 import re
+import logging
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from repro.data.vocab import Vocab
 from repro.errors import ReproError
 from repro.io import atomic_save, atomic_write
 from repro.models.seq2seq import ModelConfig, Seq2Seq
+
+logger = logging.getLogger(__name__)
 
 DATA_FILES = ("meta.json", "vocab.src.txt", "vocab.tgt.txt", "vocab.src.counts", "vocab.tgt.counts",
               "spm.src.model", "spm.tgt.model")
@@ -108,8 +110,8 @@ def remove_orphaned_temporaries(run_dir: str | Path) -> list[Path]:
                 path.unlink(missing_ok=True)
                 removed.append(path)
     if removed:
-        print(f"{run_dir}: removed {len(removed)} temporary file(s) left by a killed run: "
-              f"{', '.join(str(p) for p in removed)}", file=sys.stderr)
+        logger.info(f"{run_dir}: removed {len(removed)} temporary file(s) left by a killed run: "
+                    f"{', '.join(str(p) for p in removed)}")
     return removed
 
 

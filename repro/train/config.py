@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from repro.config import dataclass_from_dict
+from repro.config import DEVICES, dataclass_from_dict
 from repro.data.batching import BATCH_BY
 from repro.errors import ConfigError
 from repro.train.schedule import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass

@@ -1,6 +1,7 @@
-# Included first by the Snakefile: config validation, the output layout, and the per-step config
-# files. Functions only; the rules live in the Snakefile and in one .smk file per step.
+# Included first by the Snakefile: config validation, the experiment's plan and paths, the per-step
+# config files. Functions only; the rules live in one .smk file per step of the method.
 
+import re
 from pathlib import Path
 
 import yaml
@@ -8,10 +9,10 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from repro.errors import ReproError
-from repro.experiment_config import validate_experiment_config
-from repro.experiments import ExperimentDirs, Layout, runs_of_decoder
+from repro.experiment_config import ResourcesConfig, validate_experiment_config
+from repro.experiments import PAPER_AXIS
 from repro.inference.config import DecodeConfig
-from repro.report.ablation_report import AXES
+from repro.layout import FIGURES, TABLES, ExperimentDirs, Layout, ResultsLayout
 
 min_version("8.0")
 
@@ -23,30 +24,29 @@ try:
     # Which models are trained and which systems decoded: the same plan the report reads.
     PLAN = validate_experiment_config(config)
     DECODE = DecodeConfig.from_dict(config.get("decode"))
+    RESOURCES = ResourcesConfig.from_dict(config.get("resources"))
 except ReproError as exc:
     raise WorkflowError(f"invalid experiment config: {exc}") from None
 
 EXP = config["experiment"]
 DIRS = ExperimentDirs.of(EXP)
-WORK = DIRS.work  # intermediates, regenerable, not committed
-RESULTS = DIRS.results  # this run's tables, figures, claims and comparison, not committed
-REFERENCE = DIRS.reference  # the committed results this run is compared with
-LOGS = f"{WORK}/logs"  # one log per job: {LOGS}/<step>[/<name>].log
-LAYOUT = Layout(WORK)
-DATA_DIR = LAYOUT.data_dir  # written by `repro prepare`, whole and atomically
-RESOURCES = config.get("resources", {})
+LAYOUT = Layout(DIRS.work)  # intermediates, regenerable, not committed
+RESULTS = ResultsLayout(DIRS.results)  # this run's tables, figures, claims and comparison, not committed
+REFERENCE = ResultsLayout(DIRS.reference)  # the committed results this run is compared with
 
 # The config sections each step reads. A step's command gets a config file holding exactly those
 # sections (plus `experiment`), so editing one section reruns only the steps that read it, and values
-# given with `snakemake --config ...` reach the repro commands too. A rule file for a new step adds
-# its entry here, e.g. STEP_SECTIONS["train"] = ["model", "train"], and takes step_config("train")
-# as an input.
-STEP_SECTIONS = {"prepare": ["data"]}
+# given with `snakemake --config ...` reach the repro commands too.
+STEP_SECTIONS = {
+    "prepare": ["data"],
+    "train": ["model", "train"],
+    "report": ["data", "model", "train", "decode", "paper", "ablations"],
+}
 
 
 def step_config(step):
     """Path of the config file that the command of ``step`` reads (made by rule step_config)."""
-    return f"{WORK}/config/{step}.yaml"
+    return LAYOUT.step_config(step)
 
 
 def step_config_content(step):
@@ -61,21 +61,38 @@ def step_config_content(step):
     return content
 
 
+def work_root(wildcards, input):
+    """work/<experiment> for a report job, from its input step config (LAYOUT.step_config: <root>/config/<step>.yaml),
+    so that the path follows the job's files on any executor."""
+    return str(Path(input.config).parents[1])
+
+
+def results_root(wildcards, output):
+    """results/<experiment> for a report job: the directory of its first output, or the one above it when
+    that output is a table or a figure."""
+    first = Path(output[0])
+    return str(first.parent.parent if first.parent.name in (TABLES, FIGURES) else first.parent)
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names`` (the plan's runs or decoders)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 def write_yaml(path, content):
     with open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(content, handle, sort_keys=False)
 
 
-# ---- helpers of the rule files (prepare, train, decode, paper, ablations, reference)
+# ---- helpers of the rule files
 
 
 def fetched_record():
     """The record of rule fetch when the data source downloads (so a dry run shows the download), else nothing."""
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
     from repro.data.sources import make_source
 
-    return [f"{WORK}/fetched.json"] if make_source(PrepareConfig.from_dict(config["data"])).downloads else []
-
+    return [LAYOUT.fetched] if make_source(PrepareConfig.from_dict(config["data"])).downloads else []
 
 
 def train_overrides(wildcards):
@@ -83,9 +100,8 @@ def train_overrides(wildcards):
 
 
 def train_launcher():
-    gpus = int(RESOURCES.get("train_gpus", 1))
-    if gpus > 1:
-        return f"torchrun --standalone --nproc_per_node {gpus} -m repro.cli train"
+    if RESOURCES.train_gpus > 1:
+        return f"torchrun --standalone --nproc_per_node {RESOURCES.train_gpus} -m repro.cli train"
     return "repro train"
 
 
@@ -93,79 +109,73 @@ def decode_bf16_flag():
     return " --bf16" if DECODE.bf16 else ""
 
 
-def decode_runs(wildcards):
-    """Run directories decoded together for a system: one run, or an ensemble's runs (by name)."""
-    runs = runs_of_decoder(wildcards.system)
-    unknown = [run for run in runs if run not in PLAN.runs]
-    if unknown:
-        raise WorkflowError(f"system {wildcards.system!r} names runs the experiment does not train: {', '.join(unknown)}")
-    return [f"{WORK}/runs/{run}" for run in runs]
+def decoder_runs(wildcards):
+    """Run directories decoded together: one run, or an ensemble's runs (the plan's decoder)."""
+    if wildcards.decoder not in PLAN.decoders:
+        raise WorkflowError(f"{wildcards.decoder!r} is not a decoder of experiment {EXP!r}")
+    return [LAYOUT.run_dir(run.name) for run in PLAN.decoders[wildcards.decoder].runs]
 
 
-def system_scores(systems):
-    return [LAYOUT.scores(s) for s in systems]
-
-
-def paper_systems():
-    """Every system the paper's tables and figures read."""
-    return [s for s in PLAN.systems.values() if any(r in PLAN.runs and PLAN.runs[r].variant in ("reversed", "forward")
-                                                    for r in s.runs)]
-
-
-def paper_run_dirs():
-    return sorted({LAYOUT.run_dir(r) for s in paper_systems() for r in s.runs})
-
-
-def paper_report_inputs(wildcards=None):
+def system_files(systems):
+    """Scores and tokenized translations of ``systems`` (what the reports read)."""
     return {
-        "config": step_config("report"),
-        "data": DATA_DIR,
-        "runs": paper_run_dirs(),
-        "scores": system_scores(paper_systems()),
-        "translations": [LAYOUT.translation(s, tokenized=True) for s in paper_systems()],
-        "perplexity": [LAYOUT.perplexity(r.name) for r in PLAN.runs.values()
-                       if r.variant in ("reversed", "forward")],
+        "scores": [LAYOUT.scores(s.decoder.name, s.beam) for s in systems],
+        "translations": [LAYOUT.translation(s.decoder.name, s.beam, tokenized=True) for s in systems],
     }
 
 
-def report_table(name, caption, subcategory):
-    return report(f"{RESULTS}/tables/{name}.csv", caption=f"../report/{caption}.rst", category="Paper",
-                  subcategory=subcategory, labels={"table": name})
+def run_dirs(systems):
+    return sorted({LAYOUT.run_dir(run.name) for s in systems for run in s.runs})
 
 
-def ablation_systems():
-    seeds = set(PLAN.ablations["seeds"])
-    beam = PLAN.ablations["beam"]
-    return [s for s in PLAN.systems.values() if s.beam == beam and len(s.runs) == 1
-            and PLAN.runs[s.runs[0]].seed in seeds]
+def paper_report_inputs(wildcards=None):
+    """What the paper's tables and figures read (Table 2 reads no run: it needs no training)."""
+    if wildcards is not None and wildcards.get("table") == "table2":
+        return {"config": step_config("report")}
+    systems = PLAN.paper_systems()
+    return {
+        "config": step_config("report"),
+        "data": LAYOUT.data_dir,
+        "runs": run_dirs(systems),
+        **system_files(systems),
+        "perplexity": [LAYOUT.perplexity(run.name) for run in PLAN.runs.values() if run.variant.axis == PAPER_AXIS],
+    }
 
 
-def ablation_axes():
-    return [axis for axis in AXES if any(v.axis == axis for v in PLAN.variants.values())]
+def ablation_inputs(wildcards=None):
+    systems = PLAN.ablation_systems()
+    return {"config": step_config("report"), "data": LAYOUT.data_dir, "runs": run_dirs(systems), **system_files(systems)}
+
+
+PAPER_TABLES = ["table1", "reversal", "beam", "table2"]
+PAPER_OUTPUTS = [f"{RESULTS.table(name)}.csv" for name in PAPER_TABLES] + [
+    f"{RESULTS.figure('fig3_length')}.png",
+    f"{RESULTS.figure('fig2_pca')}.png",
+]
 
 
 def ablation_outputs():
-    if not PLAN.ablations["enabled"]:
+    """The ablation tables, figures and claims (none unless ablations.enabled)."""
+    if not PLAN.ablations.enabled:
         return []
-    outputs = [f"{RESULTS}/tables/ablation_{axis}.csv" for axis in ablation_axes()]
-    outputs += [f"{RESULTS}/figures/ablation_length.png", f"{RESULTS}/claims.md"]
-    if any(v.axis == "cell" for v in PLAN.variants.values()):
-        outputs.append(f"{RESULTS}/figures/grad_norms.png")
+    outputs = [f"{RESULTS.table(f'ablation_{axis}')}.csv" for axis in PLAN.ablation_axes()]
+    outputs += [f"{RESULTS.figure('ablation_length')}.png", f"{RESULTS.claims}.md", f"{RESULTS.claims}.json"]
+    if PLAN.variants_on("cell"):
+        outputs.append(f"{RESULTS.figure('grad_norms')}.png")
     return outputs
 
 
 def reference_files(wildcards=None):
     """The committed reference's files, so that a changed reference reruns the comparison (none: no reference)."""
-    reference = Path(REFERENCE)
-    files = sorted(reference.glob("tables/*.csv"))
-    files += [reference / name for name in ("claims.json", "provenance.json") if (reference / name).is_file()]
+    files = sorted(Path(REFERENCE.tables).glob("*.csv"))
+    files += [Path(path) for path in (f"{REFERENCE.claims}.json", REFERENCE.provenance) if Path(path).is_file()]
     return [str(path) for path in files]
 
 
 def print_comparison():
     """Print the run's comparison with the committed reference (without the list of differing cells);
     False when the experiment has not reached it (a run of some targets only)."""
-    comparison = Path(RESULTS) / "comparison.md"
+    comparison = Path(f"{RESULTS.comparison}.md")
     if not comparison.is_file():
         return False
     text = comparison.read_text(encoding="utf-8").split("\n## Different numbers", 1)[0].rstrip()

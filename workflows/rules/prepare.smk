@@ -1,15 +1,15 @@
-# Data: a source that downloads (multi30k, schwenk) is fetched into the download cache first; then
-# synthetic / local / multi30k / wmt14 / schwenk -> tokenized, vocabulary-encoded splits.
+# Step 1 (paper §3.1): the corpus, tokenized, cleaned, with fixed vocabularies and UNK.
 
 
 rule fetch:
-    """Download the data source's files into the checksummed download cache (resumable)."""
+    """§3.1: download the data source's files into the checksummed download cache (resumable); only for
+    sources that download (multi30k, schwenk)."""
     input:
         config=step_config("prepare"),
     output:
-        record=f"{WORK}/fetched.json",
+        record=LAYOUT.fetched,
     log:
-        f"{LOGS}/fetch.log",
+        LAYOUT.log("fetch"),
     retries: 2
     conda:
         "../../environment.yml"
@@ -18,16 +18,17 @@ rule fetch:
 
 
 rule prepare:
-    """Tokenize, clean, build the vocabularies and integer-encode the splits into the data directory."""
+    """§3.1: tokenize, clean, keep the most frequent words of each side (the rest is UNK) and
+    integer-encode the splits into the prepared data directory."""
     input:
         config=step_config("prepare"),
         fetched=fetched_record(),
     output:
         # repro prepare builds the directory under a temporary name and renames it into place, so
         # the directory itself is the output: it exists only when complete.
-        data=directory(DATA_DIR),
+        data=directory(LAYOUT.data_dir),
     log:
-        f"{LOGS}/prepare.log",
+        LAYOUT.log("prepare"),
     threads: 2
     resources:
         mem_mb=8000,

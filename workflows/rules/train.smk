@@ -1,38 +1,35 @@
-# Training: `repro train` on the prepared data, one run directory per run of the experiment's plan
-# (repro.experiments.plan: the paper's reversed/forward seeds and the ablation variants).
+# Step 2 (paper §3.4): `repro train`, one run directory per run of the experiment's plan (the paper's
+# reversed and forward seeds and the ablation variants).
 #
-#   {WORK}/runs/{run}/           the finished run (run.json, log.jsonl, checkpoints/, data/): the output
-#   {WORK}/runs-partial/{run}/   where it trains; a killed or failed job leaves it there and the next
-#                                `snakemake` resumes it exactly from checkpoints/last.pt. On success it is
-#                                renamed into place, so the output exists only when complete.
-# Every run reads the model: and train: sections (step_config("train")) plus its own overrides
-# (variant and seed), passed as params so that changing one variant reruns only its runs. With
-# resources.train_gpus > 1 a run trains under torchrun (DDP on one node).
-
-STEP_SECTIONS["train"] = ["model", "train"]
+# A run trains in LAYOUT.partial_run_dir(run); a killed or failed job leaves it there and the next
+# `snakemake` resumes it exactly from checkpoints/last.pt. On success it is renamed to
+# LAYOUT.run_dir(run), so the output exists only when complete. Every run reads the model: and train:
+# sections (step_config("train")) plus its own overrides (variant and seed), passed as params so that
+# changing one variant reruns only its runs. With resources.train_gpus > 1 a run trains under
+# torchrun (DDP on one node).
 
 
 rule train:
+    """§3.4: train one encoder–decoder (a variant of the base model, one seed) until its stop rule; the
+    run directory holds run.json (why it stopped), log.jsonl and the best and last checkpoints."""
     input:
         config=step_config("train"),
-        data=DATA_DIR,
+        data=LAYOUT.data_dir,
     output:
-        run=directory(f"{WORK}/runs/{{run}}"),
+        run=directory(LAYOUT.run_dir("{run}")),
     params:
-        partial=f"{WORK}/runs-partial/{{run}}",
+        partial=LAYOUT.partial_run_dir("{run}"),
         overrides=train_overrides,
         launcher=train_launcher(),
     log:
-        f"{LOGS}/train/{{run}}.log",
+        LAYOUT.log("train", "{run}"),
     wildcard_constraints:
-        run="|".join(PLAN.runs) or "no-runs",
-    threads: RESOURCES.get("train_threads", 4)
+        run=one_of(PLAN.runs),
+    threads: RESOURCES.train_threads
     resources:
         mem_mb=16000,
         # GPUs unless the config pins the CPU
-        gpu=lambda wildcards: (
-            0 if config.get("train", {}).get("device", "auto") == "cpu" else RESOURCES.get("train_gpus", 1)
-        ),
+        gpu=lambda wildcards: 0 if PLAN.setting(PLAN.runs[wildcards.run].variant, "train.device") == "cpu" else RESOURCES.train_gpus,
         runtime=14 * 24 * 60,
     conda:
         "../../environment.yml"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from repro.data.sources.base import SPLITS, ParallelSource, read_lines
+from repro.data.sources.base import SPLITS, ParallelSource
 from repro.errors import ReproError
 
 if TYPE_CHECKING:
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
 
 SOURCES = ("wmt14", "schwenk", "multi30k", "local", "synthetic")
 
@@ -42,4 +42,4 @@ def make_source(config: PrepareConfig) -> ParallelSource:
     raise ReproError(f"data.source: unknown source {config.source!r}; choose one of {', '.join(SOURCES)}")
 
 
-__all__ = ["SOURCES", "SPLITS", "ParallelSource", "make_source", "read_lines"]
+__all__ = ["SOURCES", "SPLITS", "ParallelSource", "make_source"]

@@ -1,4 +1,8 @@
-"""The interface every source implements, and line reading with clear errors."""
+"""The interface every source implements, and helpers over the files sources read.
+
+Sources read text lines through :func:`repro.io.iter_text_lines` (with ``decompress=True``: corpora
+come plain or gzipped), the reader every command uses too, so errors name the file and line alike.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from repro.errors import DataError
-from repro.io import decode_lines, open_input, read_errors
+from repro.io import iter_text_lines, open_input, read_errors
 
 SPLITS = ("train", "valid", "test")
 
@@ -47,16 +51,6 @@ def open_binary(path: str | Path) -> IO[bytes]:
     return open_input(path, decompress=True)
 
 
-def read_lines(path: str | Path) -> Iterator[str]:
-    """Yield the lines of a UTF-8 text file (``.gz`` allowed) without their line ending.
-
-    A leading byte-order mark is dropped; invalid UTF-8 raises ``DataError`` naming the file and the
-    1-based line (``repro.io.decode_lines``, the one line reader of every command).
-    """
-    with open_binary(path) as handle:
-        yield from decode_lines(handle, path)
-
-
 def count_lines(path: str | Path) -> int:
     """Number of lines (a last line without a newline counts)."""
     n = 0
@@ -71,8 +65,8 @@ def count_lines(path: str | Path) -> int:
 def zip_aligned(src_path: str | Path, tgt_path: str | Path, src_lines: Iterator[str] | None = None,
                 tgt_lines: Iterator[str] | None = None) -> Iterator[tuple[str, str]]:
     """Zip two line streams, failing with both files and both counts if their lengths differ."""
-    src_it = src_lines if src_lines is not None else read_lines(src_path)
-    tgt_it = tgt_lines if tgt_lines is not None else read_lines(tgt_path)
+    src_it = src_lines if src_lines is not None else iter_text_lines(src_path, decompress=True)
+    tgt_it = tgt_lines if tgt_lines is not None else iter_text_lines(tgt_path, decompress=True)
     n = 0
     for src in src_it:
         tgt = next(tgt_it, None)
@@ -86,7 +80,7 @@ def zip_aligned(src_path: str | Path, tgt_path: str | Path, src_lines: Iterator[
         raise _misaligned(src_path, n, tgt_path, n + rest)
 
 
-def _misaligned(src_path, n_src: int, tgt_path, n_tgt: int) -> DataError:
+def _misaligned(src_path: str | Path, n_src: int, tgt_path: str | Path, n_tgt: int) -> DataError:
     return DataError(
         f"misaligned parallel files: {src_path} has {n_src} sentences but {tgt_path} has {n_tgt}", src_path
     )

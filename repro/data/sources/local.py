@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from repro.config import dataclass_from_dict
-from repro.data.sources.base import ParallelSource, count_lines, read_lines, zip_aligned
+from repro.data.sources.base import ParallelSource, count_lines, zip_aligned
 from repro.errors import DataError, ReproError
-from repro.io import check_input_file
+from repro.io import check_input_file, iter_text_lines
 
 if TYPE_CHECKING:
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
 
 FORMATS = ("plain", "tsv", "sgm")
 _SEG = re.compile(r"<seg[^>]*>(.*)</seg>", re.IGNORECASE)
@@ -54,7 +54,7 @@ class LocalOptions:
 
 def read_sgm(path: str | Path) -> Iterator[str]:
     """Segment texts of a WMT sgm file, stripped with whitespace runs collapsed (sacrebleu's rule)."""
-    for lineno, line in enumerate(read_lines(path), 1):
+    for lineno, line in enumerate(iter_text_lines(path, decompress=True), 1):
         if line.lstrip().lower().startswith("<seg"):
             match = _SEG.search(line)
             if match is None:
@@ -64,7 +64,7 @@ def read_sgm(path: str | Path) -> Iterator[str]:
 
 def read_tsv(path: str | Path, src_column: int = 0, tgt_column: int = 1) -> Iterator[tuple[str, str]]:
     need = max(src_column, tgt_column) + 1
-    for lineno, line in enumerate(read_lines(path), 1):
+    for lineno, line in enumerate(iter_text_lines(path, decompress=True), 1):
         fields = line.split("\t")
         if len(fields) < need:
             raise DataError(

@@ -20,7 +20,7 @@ from repro.data.sources.base import ParallelSource, zip_aligned
 from repro.errors import DataError, ReproError
 
 if TYPE_CHECKING:
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
 
 COMMIT = "a3d2e0d26b56f3846f66a952536ffed4e401d05a"
 BASE_URL = f"https://raw.githubusercontent.com/multi30k/dataset/{COMMIT}/data/task1/raw/"

@@ -23,7 +23,7 @@ from repro.data.sources.base import ParallelSource, zip_aligned
 from repro.errors import DataError, ReproError
 
 if TYPE_CHECKING:
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
 
 BASE_URL = "http://www-lium.univ-lemans.fr/~schwenk/cslm_joint_paper/data/"
 TRAIN_CORPORA = ("ep7_pc45", "nc9", "dev08_11", "crawl", "ccb2_pc30", "un2000_pc34")

@@ -28,7 +28,7 @@ import bisect
 import itertools
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from repro.data.sources.base import ParallelSource
 from repro.errors import ReproError
 
 if TYPE_CHECKING:
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
 
 
 @dataclass
@@ -124,7 +124,8 @@ def _zipf_cdf(n: int, s: float) -> list[float]:
     return list(itertools.accumulate(weights))
 
 
-def _make_words(rng: random.Random, n: int, onsets, vowels, codas, taken: set[str]) -> list[str]:
+def _make_words(rng: random.Random, n: int, onsets: Sequence[str], vowels: Sequence[str], codas: Sequence[str],
+                taken: set[str]) -> list[str]:
     """``n`` distinct pronounceable words, shorter for frequent ranks (Zipf's law of abbreviation)."""
     words: list[str] = []
     for rank in range(n):

@@ -18,7 +18,7 @@ from repro.data.sources.base import ParallelSource
 from repro.errors import DataError, ReproError
 
 if TYPE_CHECKING:
-    from repro.data.prepare import PrepareConfig
+    from repro.data.config import PrepareConfig
 
 HF_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 

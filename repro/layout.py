@@ -1,0 +1,117 @@
+"""Where an experiment's files live: the one place every path of the workflow and the reports is named.
+
+The Snakefile asks these classes for its paths (passing wildcard patterns such as ``"{run}"`` where a
+rule matches many files), and the ``repro report`` command reads the same paths, so a rule and the code
+that reads its output cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExperimentDirs:
+    """An experiment's top-level directories, relative to the workflow's directory.
+
+    work: intermediates (data, runs, translations, scores), regenerable, not committed.
+    results: this run's tables, figures, claims and its comparison with the reference, not committed.
+    reference: the committed results of the experiment, which a fresh run is compared with.
+    """
+
+    work: str
+    results: str
+    reference: str
+
+    @classmethod
+    def of(cls, experiment: str) -> ExperimentDirs:
+        return cls(f"work/{experiment}", f"results/{experiment}", f"results/reference/{experiment}")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The intermediate files of an experiment (``work/<experiment>/``).
+
+    ``run``, ``decoder`` and ``beam`` are names from ``repro.experiments.plan`` (a run's name, a decoder's
+    name, a beam size) or Snakemake wildcard patterns.
+    """
+
+    root: str
+
+    @property
+    def data_dir(self) -> str:
+        """The prepared data directory (written whole by ``repro prepare``)."""
+        return f"{self.root}/data"
+
+    @property
+    def fetched(self) -> str:
+        """The record of a source's downloads (``repro fetch``)."""
+        return f"{self.root}/fetched.json"
+
+    def step_config(self, step: str) -> str:
+        """The part of the experiment config that one step's command reads."""
+        return f"{self.root}/config/{step}.yaml"
+
+    def log(self, step: str, name: str | None = None) -> str:
+        return f"{self.root}/logs/{step}{'' if name is None else '/' + name}.log"
+
+    def run_dir(self, run: str) -> str:
+        """A finished run (run.json, log.jsonl, checkpoints/, data/)."""
+        return f"{self.root}/runs/{run}"
+
+    def partial_run_dir(self, run: str) -> str:
+        """Where a run trains until it finishes; a killed job's next attempt resumes from it."""
+        return f"{self.root}/runs-partial/{run}"
+
+    def translation(self, decoder: str, beam: int | str, tokenized: bool = False) -> str:
+        """1-best translations of the test split (detokenized, or Moses-tokenized for the paper's BLEU)."""
+        return f"{self.root}/decode/{decoder}/beam{beam}{'.tok' if tokenized else ''}.txt"
+
+    def scores(self, decoder: str, beam: int | str) -> str:
+        return f"{self.root}/scores/{decoder}/beam{beam}.json"
+
+    def perplexity(self, run: str) -> str:
+        return f"{self.root}/perplexity/{run}.json"
+
+    def encoding(self, run: str) -> str:
+        return f"{self.root}/encode/{run}.npz"
+
+
+# Names inside a results directory (and inside its committed reference, which has the same layout).
+TABLES, FIGURES, CLAIMS, COMPARISON, PROVENANCE = "tables", "figures", "claims", "comparison", "provenance.json"
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    """The final outputs of an experiment (``results/<experiment>/``); a table or figure path is a prefix
+    to which the writer adds its formats (.csv/.md/.tex, .png/.pdf)."""
+
+    root: str
+
+    @property
+    def tables(self) -> str:
+        return f"{self.root}/{TABLES}"
+
+    @property
+    def figures(self) -> str:
+        return f"{self.root}/{FIGURES}"
+
+    def table(self, name: str) -> str:
+        return f"{self.tables}/{name}"
+
+    def figure(self, name: str) -> str:
+        return f"{self.figures}/{name}"
+
+    @property
+    def claims(self) -> str:
+        """Prefix of claims.md (the rendered table) and claims.json (the data)."""
+        return f"{self.root}/{CLAIMS}"
+
+    @property
+    def comparison(self) -> str:
+        """Prefix of comparison.md and comparison.json."""
+        return f"{self.root}/{COMPARISON}"
+
+    @property
+    def provenance(self) -> str:
+        return f"{self.root}/{PROVENANCE}"

@@ -1,0 +1,48 @@
+# Step 4 (paper §3.6, §3.3): BLEU of each translation (the paper's way and sacreBLEU) and the test
+# perplexity of each run.
+
+
+rule score:
+    """§3.6: score one system's test translations: cased multi-bleu.pl BLEU on tokenized text as the
+    paper scored, sacreBLEU and chrF on detokenized text."""
+    input:
+        hyp=LAYOUT.translation("{decoder}", "{beam}"),
+        tok=LAYOUT.translation("{decoder}", "{beam}", tokenized=True),
+        data=LAYOUT.data_dir,
+    output:
+        scores=LAYOUT.scores("{decoder}", "{beam}"),
+    log:
+        LAYOUT.log("score", "{decoder}/beam{beam}"),
+    wildcard_constraints:
+        decoder=one_of(PLAN.decoders),
+        beam="[0-9]+",
+    conda:
+        "../../environment.yml"
+    shell:
+        "repro score --hyp {input.hyp} --ref {input.data}/test.raw.tgt --src {input.data}/test.raw.src"
+        " --tokenized-hyp {input.tok} --tokenized-ref {input.data}/test.tok.tgt"
+        " --output {output.scores} > {log} 2>&1"
+
+
+rule perplexity:
+    """§3.3: test perplexity of one run (per target token, <eos> included), as the reversal result
+    reports it."""
+    input:
+        run=LAYOUT.run_dir("{run}"),
+        data=LAYOUT.data_dir,
+    output:
+        ppl=LAYOUT.perplexity("{run}"),
+    params:
+        device=DECODE.device,
+        bf16=decode_bf16_flag(),
+    log:
+        LAYOUT.log("perplexity", "{run}"),
+    wildcard_constraints:
+        run=one_of(PLAN.runs),
+    threads: 1
+    conda:
+        "../../environment.yml"
+    shell:
+        "export OMP_NUM_THREADS={threads}; "
+        "repro score --model {input.run} --data {input.data} --split test --device {params.device}"
+        " --batch-size 100{params.bf16} --output {output.ppl} > {log} 2>&1"
