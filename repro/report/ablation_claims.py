@@ -137,12 +137,13 @@ def cells(ab: Ablations) -> ClaimRow | None:
     variants = ab.same_size_cells()
     if not variants:
         return None
+    bleus = {v: ab.bleus(v) for v in variants}
     main_bleu = statistics.mean(ab.bleus(ab.main))
-    ratios = {v: statistics.mean(ab.bleus(v)) / main_bleu if main_bleu else 0.0 for v in variants}
+    ratios = {v: statistics.mean(bleus[v]) / main_bleu if main_bleu else 0.0 for v in variants}
     m = {"bleu_main": ab.bleus(ab.main),
-         "cells": {v.override("model.cell"): {"bleu": ab.bleus(v), "fraction_of_main": ratios[v]} for v in variants},
+         "cells": {v.override("model.cell"): {"bleu": bleus[v], "fraction_of_main": ratios[v]} for v in variants},
          "threshold": 0.5}
-    ours = ("; ".join(f"{v.label}: BLEU {_fmt(ab.bleus(v))} ({ratios[v]:.0%} of LSTM)" for v in variants)
+    ours = ("; ".join(f"{v.label}: BLEU {_fmt(bleus[v])} ({ratios[v]:.0%} of LSTM)" for v in variants)
             + " (descriptive: 'can be used' = reaches at least half of the LSTM's BLEU)")
     return ClaimRow("cells", "LSTM is the usual cell; a vanilla RNN or a GRU can be used instead", CITATIONS["cells"],
                     "GRU and vanilla RNN at the LSTM's layers and hidden size", m, ours,

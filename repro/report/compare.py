@@ -23,9 +23,8 @@ from typing import Any
 import pandas as pd
 
 from repro.errors import ReproError
-from repro import layout
 from repro.io import atomic_write
-from repro.layout import COMPARISON, FIGURES, PROVENANCE, TABLES
+from repro.layout import CLAIMS, COMPARISON, FIGURES, PROVENANCE, TABLES
 
 # The stated tolerance where identical numbers cannot be expected: BLEU-like scores (BLEU, sacreBLEU,
 # chrF, differences and their intervals) within this many points; perplexities within this fraction;
@@ -37,7 +36,7 @@ COST_MARKERS = ("hours", "tokens/s", "device")
 QUOTED = ("paper", "note")
 # What must match for a run to be expected to reproduce the reference bit for bit.
 PLATFORM_KEYS = ("device_type", "device_name", "torch", "num_threads")
-CLAIMS = f"{layout.CLAIMS}.json"
+CLAIMS_JSON = f"{CLAIMS}.json"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -136,7 +135,7 @@ def compare(results: Path, reference: Path, experiment: str) -> Comparison:
     for name in sorted(ref_tables.keys() & run_tables.keys()):
         _compare_table(comparison, name, pd.read_csv(ref_tables[name], dtype=str, keep_default_na=False),
                        pd.read_csv(run_tables[name], dtype=str, keep_default_na=False))
-    _compare_claims(comparison, _read_json(reference / CLAIMS), _read_json(results / CLAIMS))
+    _compare_claims(comparison, _read_json(reference / CLAIMS_JSON), _read_json(results / CLAIMS_JSON))
     return comparison
 
 
@@ -168,7 +167,7 @@ def _compare_claims(comparison: Comparison, ref: list[dict] | None, run: list[di
         return
     if ref is None or run is None:
         side = "this run" if ref is None else "the reference"
-        comparison.missing.append(f"{CLAIMS}: only in {side} (verdicts not compared)")
+        comparison.missing.append(f"{CLAIMS_JSON}: only in {side} (verdicts not compared)")
         return
     theirs = {c["claim"]: c["verdict"] for c in ref}
     mine = {c["claim"]: c["verdict"] for c in run}
@@ -180,7 +179,7 @@ def _compare_claims(comparison: Comparison, ref: list[dict] | None, run: list[di
         comparison.compared += 1
         comparison.identical += same
         if not same:
-            comparison.differences.append(Difference(CLAIMS, claim, "verdict", theirs[claim], mine[claim], False))
+            comparison.differences.append(Difference(CLAIMS_JSON, claim, "verdict", theirs[claim], mine[claim], False))
 
 
 def _measured(column: str) -> bool:
@@ -297,7 +296,7 @@ def write_comparison(results: Path, reference: Path, experiment: str, run_dirs: 
 
 
 # What a committed reference holds: the run's tables, figures and claims, and its provenance.
-PUBLISHED = (TABLES, FIGURES, f"{layout.CLAIMS}.md", CLAIMS, PROVENANCE)
+PUBLISHED = (TABLES, FIGURES, f"{CLAIMS}.md", CLAIMS_JSON, PROVENANCE)
 
 
 def publish(results: Path, reference: Path) -> list[str]:

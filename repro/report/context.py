@@ -14,7 +14,7 @@ from repro.data.storage import load_meta, load_split
 from repro.data.vocab import Vocab
 from repro.errors import ReproError
 from repro.evaluation.bleu import sentence_stats
-from repro.io import read_text_lines
+from repro.io import check_input_file, read_text_lines
 from repro.experiments import REVERSED, Plan, RunSpec, SystemSpec, plan
 from repro.layout import Layout
 
@@ -23,10 +23,7 @@ MISSING_HINT = "has the workflow step that writes it run?"
 
 
 def read_json(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise ReproError(f"{path}: missing ({MISSING_HINT})")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(check_input_file(path, missing_hint=MISSING_HINT).read_text(encoding="utf-8"))
 
 
 @dataclass
