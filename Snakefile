@@ -3,6 +3,7 @@
 #   snakemake --cores all                                            the offline demo (default)
 #   snakemake --cores all --configfile workflows/config/<name>.yaml  another experiment
 #   snakemake --report results/<experiment>/report.html              the HTML report of a finished run
+#   snakemake estimate --cores all                                   what the experiment costs here, before running it
 #
 # The method, step by step (every path comes from repro.layout; which runs and systems, from
 # repro.experiments.plan):
@@ -16,6 +17,7 @@
 #   3.7, 3.8      figure3, figure2     workflows/rules/report.smk     results/<exp>/figures/fig3_*, fig2_pca
 #   ablations     ablations            workflows/rules/report.smk     results/<exp>/tables/ablation_*, claims.{md,json}
 #   check         compare_reference    workflows/rules/report.smk     results/<exp>/comparison.{md,json}
+#   cost          estimate             workflows/rules/estimate.smk   prints the projection; work/<exp>/estimate.json
 #
 # The run ends by comparing its results with the committed reference, results/reference/<experiment>/.
 
@@ -36,6 +38,7 @@ include: "workflows/rules/train.smk"
 include: "workflows/rules/translate.smk"
 include: "workflows/rules/score.smk"
 include: "workflows/rules/report.smk"
+include: "workflows/rules/estimate.smk"
 
 
 localrules:

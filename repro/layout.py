@@ -48,6 +48,11 @@ class Layout:
         """The record of a source's downloads (``repro fetch``)."""
         return f"{self.root}/fetched.json"
 
+    @property
+    def estimate(self) -> str:
+        """What the experiment costs on the machine that ran ``snakemake estimate`` (``repro estimate --json``)."""
+        return f"{self.root}/estimate.json"
+
     def step_config(self, step: str) -> str:
         """The part of the experiment config that one step's command reads."""
         return f"{self.root}/config/{step}.yaml"

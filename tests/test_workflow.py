@@ -237,3 +237,15 @@ def test_schema_sections_are_the_config_sections() -> None:
     schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     assert list(schema["properties"]) == list(SECTIONS)
     assert schema["additionalProperties"] is False
+
+
+def test_estimate_target_runs_repro_estimate_on_the_experiment_and_is_not_part_of_all(wf: Path) -> None:
+    proc = snakemake(wf, "-n", "-p", "--cores", "3", "estimate")
+    counts = job_counts(proc.stdout)
+    assert counts.get("estimate") == 1 and "train" not in counts  # it measures; it trains nothing
+    assert ("repro estimate --config work/demo/config/estimate.yaml --data work/demo/data --cores 3 "
+            "--json work/demo/estimate.json") in proc.stdout
+    assert "estimate" not in job_counts(snakemake(wf, "-n", "--cores", "2").stdout)
+    snakemake(wf, "--cores", "1", "work/demo/config/estimate.yaml")  # the step config: every section it reads
+    sections = yaml.safe_load((wf / "work/demo/config/estimate.yaml").read_text(encoding="utf-8"))
+    assert set(sections) == {"experiment", "data", "model", "train", "decode", "paper", "ablations", "resources"}

@@ -41,6 +41,7 @@ STEP_SECTIONS = {
     "prepare": ["data"],
     "train": ["model", "train"],
     "report": ["data", "model", "train", "decode", "paper", "ablations"],
+    "estimate": ["data", "model", "train", "decode", "paper", "ablations", "resources"],
 }
 
 

@@ -29,6 +29,11 @@ class ParallelSource(ABC):
     # whether fetch() downloads files (the workflow then runs it as its own job, before preparation)
     downloads: bool = False
 
+    @property
+    def needs_network(self) -> bool:
+        """Whether reading the pairs may need the network (a download, or a dataset streamed from a hub)."""
+        return self.downloads
+
     def fetch(self) -> None:  # noqa: B027 - optional hook
         """Download / locate the data (resumable); a no-op for sources that need nothing."""
 

@@ -65,6 +65,7 @@ def hf_loader(options: Wmt14Options) -> Callable[[str], Iterable[dict]]:
 class Wmt14Source(ParallelSource):
     name = "wmt14"
     pretokenized = False
+    needs_network = True  # streamed from the Hugging Face hub (or its local cache) by `datasets`
 
     def __init__(self, options: Wmt14Options | None = None, src_lang: str = "en", tgt_lang: str = "fr",
                  loader: Callable[[str], Iterable[dict]] | None = None) -> None:
