@@ -38,6 +38,7 @@ import torch
 import yaml
 
 from repro.estimate.run import EstimateOptions, estimate
+from repro.experiments import plan
 
 REPO = Path(__file__).resolve().parents[1]
 TOLERANCE = 0.25
@@ -73,15 +74,14 @@ def demo_check(run_root: Path, steps: int, repeats: int) -> dict:
         raise SystemExit(f"{run_root}: no Snakemake log (.snakemake/log/*.snakemake.log); run the demo there first")
     covered_s, total_s, cores = snakemake_wall(logs[-1])  # the largest log: the full run
     measured = {p.parent.name: json.loads(p.read_text())["wall_time_s"] for p in (work / "runs").glob("*/run.json")}
+    runs = plan(load("demo")).runs  # which variant each measured run is
     ratios, experiment_ratios = [], []
     for repeat in range(repeats):
         result = estimate(load("demo"), EstimateOptions(data_dir=work / "data", steps=steps, cores=cores,
                                                         progress=False))
         startup = result["totals"]["startup_s"]
-        projected = {}
-        for model in result["models"]:
-            for seed_run in (run for run in measured if run.rsplit("-s", 1)[0] == model["variant"]):
-                projected[seed_run] = model["run_s"] - startup
+        run_s = {model["variant"]: model["run_s"] - startup for model in result["models"]}
+        projected = {name: run_s[runs[name].variant.name] for name in measured}
         run_ratios = {run: projected[run] / measured[run] for run in measured}
         ratios.append(statistics.median(run_ratios.values()))
         sum_ratio = sum(projected.values()) / sum(measured.values())

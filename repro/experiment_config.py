@@ -13,7 +13,7 @@ from typing import Any
 
 from repro.config import SECTIONS, apply_override, dataclass_from_dict
 from repro.errors import ConfigError
-from repro.experiments import Plan, plan
+from repro.experiments import Plan, RunSpec, plan
 
 
 @dataclass
@@ -53,15 +53,21 @@ def validate_experiment_config(config: dict[str, Any]) -> Plan:
     check_model_train(config.get("model"), config.get("train"))
     experiment_plan = plan(config)
     for run in experiment_plan.runs.values():
-        effective = {"model": copy.deepcopy(config.get("model") or {}),
-                     "train": copy.deepcopy(config.get("train") or {})}
-        for item in run.override_args():
-            apply_override(effective, item)
+        effective = run_sections(config, run)
         try:
             check_model_train(effective["model"], effective["train"])
         except ConfigError as exc:
             raise ConfigError(f"run {run.name} (overrides {', '.join(run.override_args())}): {exc}") from None
     return experiment_plan
+
+
+def run_sections(config: dict[str, Any], run: RunSpec) -> dict[str, dict[str, Any]]:
+    """The ``model:`` and ``train:`` sections of ``run``: the config's, with the run's overrides applied
+    (what ``repro train --set`` makes of them)."""
+    sections = {"model": copy.deepcopy(config.get("model") or {}), "train": copy.deepcopy(config.get("train") or {})}
+    for item in run.override_args():
+        apply_override(sections, item)
+    return sections
 
 
 def check_model_train(model: dict[str, Any] | None, train: dict[str, Any] | None) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import os
 import subprocess
 import sys
 import tempfile
@@ -255,13 +254,12 @@ def time_training(model_config: ModelConfig, train_config: TrainConfig, train: S
 
 
 def _time_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
-    """Seconds to write one checkpoint (the trainer writes model and optimizer state, then renames)."""
+    """Seconds to write one checkpoint of model and optimizer state with the trainer's (atomic) writer."""
+    from repro.train.checkpoint import save_checkpoint
+
     with tempfile.TemporaryDirectory(prefix="repro-estimate-") as tmp:
-        path = Path(tmp) / "last.pt"
         start = time.perf_counter()
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
-        with open(path, "rb+") as handle:
-            os.fsync(handle.fileno())
+        save_checkpoint(Path(tmp) / "last.pt", {"model": model.state_dict(), "optimizer": optimizer.state_dict()})
         return time.perf_counter() - start
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from repro.data.config import PrepareConfig
 from repro.data.sources import make_source
-from repro.data.sources.base import SPLITS
+from repro.data.sources.base import SPLITS, ParallelSource
 from repro.errors import DataError
 
 # Lengths kept per split: enough for the batch statistics; a larger corpus is represented by quantiles.
@@ -129,8 +129,9 @@ def data_profile(data: dict[str, Any] | None, data_dir: str | Path | None = None
     config = PrepareConfig.from_dict(data)
     if data_dir is not None and (Path(data_dir) / "stats.json").is_file():
         return from_prepared(data_dir)
-    if not make_source(config).needs_network:
-        return from_source(config, seed)
+    source = make_source(config)
+    if not source.needs_network:
+        return from_source(config, seed, source)
     return nominal(config, seed)
 
 
@@ -169,12 +170,12 @@ def _quantiles(sorted_lengths: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------- a source on disk
-def from_source(config: PrepareConfig, seed: int = 0) -> DataProfile:
+def from_source(config: PrepareConfig, seed: int = 0, source: ParallelSource | None = None) -> DataProfile:
     """Read every pair of each split (to count them), tokenize a uniform sample as prepare would."""
     from repro.data.prepare import tokenizer_settings
     from repro.data.tokenize import build_tokenizer
 
-    source = make_source(config)
+    source = source or make_source(config)
     settings = tokenizer_settings(config, source)
     note = ""
     if settings["kind"] == "sentencepiece":  # the pieces are not known before the model is trained

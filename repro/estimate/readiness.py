@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from repro.device import bf16_unsupported_reason
+from repro.train.checkpoint import environment_info
 
 
 @dataclass
@@ -42,7 +43,7 @@ def check_device(device: torch.device, *, train_bf16: bool, decode_bf16: bool, t
     """Everything about ``device`` that does not need a model (memory is checked per model afterwards)."""
     cuda = torch.cuda.is_available()
     count = torch.cuda.device_count() if cuda else 0
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    name = environment_info(device)["device_name"]  # as run.json records it
     reason = bf16_unsupported_reason(device)
     note = None
     if reason is not None and (train_bf16 or decode_bf16):
@@ -59,15 +60,3 @@ def check_device(device: torch.device, *, train_bf16: bool, decode_bf16: bool, t
             readiness.problems.append(f"resources.train_gpus = {train_gpus} but this machine has {count} GPU(s)")
     return readiness
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine() or "CPU"

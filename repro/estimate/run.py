@@ -9,7 +9,6 @@ model variant, one per decoded system, the totals, and what the projection canno
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -19,12 +18,12 @@ from typing import Any
 
 import torch
 
-from repro.config import apply_override, dataclass_from_dict
+from repro.config import dataclass_from_dict
 from repro.estimate import measure
 from repro.estimate.profile import DataProfile, data_profile
 from repro.estimate.projection import Job, RunCost, makespan, run_seconds
 from repro.estimate.readiness import Readiness, check_device
-from repro.experiment_config import ResourcesConfig, validate_experiment_config
+from repro.experiment_config import ResourcesConfig, run_sections, validate_experiment_config
 from repro.experiments import PAPER_AXIS, Plan, RunSpec
 from repro.inference.config import DecodeConfig
 from repro.layout import ExperimentDirs, Layout
@@ -54,9 +53,7 @@ class EstimateOptions:
 
 def run_settings(config: dict[str, Any], run: RunSpec, vocab: tuple[int, int]) -> tuple[ModelConfig, TrainConfig]:
     """The model and training settings of ``run``: the config's sections with the run's overrides."""
-    sections = {"model": copy.deepcopy(config.get("model") or {}), "train": copy.deepcopy(config.get("train") or {})}
-    for item in run.override_args():
-        apply_override(sections, item)
+    sections = run_sections(config, run)
     model = dataclass_from_dict(ModelConfig, {**sections["model"], "src_vocab_size": vocab[0],
                                               "tgt_vocab_size": vocab[1]}, "model")
     return model, TrainConfig.from_dict(sections["train"])
