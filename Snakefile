@@ -16,6 +16,7 @@
 #   3.6, 3.3      paper_table          workflows/rules/report.smk     results/<exp>/tables/{table1,reversal,beam,table2}
 #   3.7, 3.8      figure3, figure2     workflows/rules/report.smk     results/<exp>/figures/fig3_*, fig2_pca
 #   ablations     ablations            workflows/rules/report.smk     results/<exp>/tables/ablation_*, claims.{md,json}
+#   evidence      runs_table           workflows/rules/report.smk     results/<exp>/runs.{csv,md,tex}
 #   check         compare_reference    workflows/rules/report.smk     results/<exp>/comparison.{md,json}
 #   cost          estimate             workflows/rules/estimate.smk   prints the projection; work/<exp>/estimate.json
 #
@@ -52,6 +53,7 @@ rule all:
     input:
         PAPER_OUTPUTS,
         ablation_outputs(),
+        f"{RESULTS.runs}.csv",
         f"{RESULTS.comparison}.md",
     default_target: True
 

@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 
 def resolve_device(name: str = "auto", local_rank: int | None = None, setting: str = "train.device") -> torch.device:
     """``auto``: CUDA when available (``cuda:LOCAL_RANK`` under torchrun), else CPU. ``setting`` is how the
-    calling command's user chose the device (``train.device``, ``--device``), for the error message."""
+    calling command's user chose the device (``train.device``, ``--device``), for the error message.
+    On the CPU, denormal floats are flushed to zero from here on (as CUDA does)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
@@ -25,6 +26,10 @@ def resolve_device(name: str = "auto", local_rank: int | None = None, setting: s
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
     if name == "cpu":
+        # Denormal floats (|x| < 1.2e-38) take a slow path on x86: a vanilla RNN's small recurrent
+        # gradients trained 1.6x slower with them (9.6k vs 15.8k tokens/s here) to the same validation
+        # perplexity. CUDA flushes them already; this makes the CPU do the same.
+        torch.set_flush_denormal(True)
         return torch.device("cpu")
     raise ReproError(f"{setting}: unknown device {name!r}; choose {', '.join(DEVICES)}")
 

@@ -29,6 +29,19 @@ AXES: dict[str, str] = {
     "attention": "attention vs the fixed-size context vector",
 }
 PAPER_AXIS = "paper"
+FAIRSEQ_MIN_LEN = 1  # fairseq's --min-len: <eos> may not be the first word
+
+# The attention decoders the suite can train (repro.models.seq2seq): a table label and the model settings.
+# The attention ablation trains one of them (``ablations.attention_form``), by default the strongest on
+# validation perplexity in this suite's comparison (README), Luong et al.'s (2015) full model with input
+# feeding, for which they report +1.3 BLEU over the same decoder without it.
+ATTENTION_FORMS: dict[str, tuple[str, dict[str, Any]]] = {
+    "luong": ("global attention (Luong, no input feeding)", {"model.attention": "luong", "model.input_feeding": False}),
+    "luong-input-feeding": ("global attention (Luong, input feeding)",
+                            {"model.attention": "luong", "model.input_feeding": True}),
+    "bahdanau": ("additive attention (Bahdanau)", {"model.attention": "bahdanau", "model.input_feeding": False}),
+}
+DEFAULT_ATTENTION_FORM = "luong-input-feeding"
 
 
 @dataclass
@@ -40,6 +53,9 @@ class PaperConfig:
     ensembles: list[int] = field(default_factory=lambda: [2, 5])
     table1_beams: list[int] = field(default_factory=lambda: [1, 2, 12])
     beam_table_beams: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12])
+    # The beam table's extra row: the widest beam with fairseq's convention (<eos> never first), beside
+    # the paper's search, in which a weak model's best-scoring output can be the empty translation.
+    beam_table_fairseq_row: bool = True
     figure_beam: int = 12
 
     def __post_init__(self) -> None:
@@ -65,7 +81,8 @@ class AblationConfig:
     cell_equal_parameters: bool = False  # also train each cell at the LSTM's recurrent parameter count
     num_layers: list[int] = field(default_factory=list)
     teacher_forcing_ratio: list[float] = field(default_factory=list)
-    attention: bool = False  # add a Luong global-attention decoder (reversed and forward)
+    attention: bool = False  # add an attention decoder (reversed and forward source)
+    attention_form: str = DEFAULT_ATTENTION_FORM  # which one: a key of ATTENTION_FORMS
     bootstrap_samples: int = 1000
 
     def __post_init__(self) -> None:
@@ -76,6 +93,9 @@ class AblationConfig:
         unknown = [cell for cell in self.cell if cell not in CELL_NAMES]
         if unknown:
             raise ConfigError(f"ablations.cell: unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELL_NAMES)}")
+        if self.attention_form not in ATTENTION_FORMS:
+            raise ConfigError(f"ablations.attention_form: unknown form {self.attention_form!r}; choose from "
+                              f"{', '.join(ATTENTION_FORMS)}")
         if self.beam < 1 or self.bootstrap_samples < 1:
             raise ConfigError("config section 'ablations': beam and bootstrap_samples must be >= 1")
         # A variant's own values (num_layers, max_train_len, teacher_forcing_ratio) are checked by the
@@ -146,14 +166,21 @@ class Decoder:
 
 @dataclass(frozen=True)
 class SystemSpec:
-    """One decoding of the test set: a decoder at one beam size."""
+    """One decoding of the test set: a decoder at one beam size, with the paper's search (``min_len`` 0:
+    the empty translation competes) or fairseq's convention (``min_len`` 1: ``<eos>`` never comes first)."""
 
     decoder: Decoder
     beam: int
+    min_len: int = 0
+
+    @property
+    def search(self) -> str:
+        """The search's part of the name and of the translation's path: ``beam12``, ``beam12-minlen1``."""
+        return f"beam{self.beam}" + (f"-minlen{self.min_len}" if self.min_len else "")
 
     @property
     def name(self) -> str:
-        return f"{self.decoder.name}/beam{self.beam}"
+        return f"{self.decoder.name}/{self.search}"
 
     @property
     def runs(self) -> tuple[RunSpec, ...]:
@@ -190,10 +217,10 @@ class Plan:
         """The ensemble of the first ``size`` reversed runs (the paper's seeds come first)."""
         return Decoder(tuple(self.run(REVERSED, seed) for seed in self.paper.reversed_seeds[:size]))
 
-    def system(self, decoder: Decoder | RunSpec, beam: int) -> SystemSpec:
+    def system(self, decoder: Decoder | RunSpec, beam: int, min_len: int = 0) -> SystemSpec:
         """The planned system that decodes with ``decoder`` at ``beam`` (KeyError when it is not planned)."""
         decoder = decoder if isinstance(decoder, Decoder) else Decoder((decoder,))
-        return self.systems[SystemSpec(decoder, beam).name]
+        return self.systems[SystemSpec(decoder, beam, min_len).name]
 
     def setting(self, variant: Variant | str, key: str) -> Any:
         """A ``model.*`` or ``train.*`` value of a variant's runs: its override, else the config's value,
@@ -214,10 +241,12 @@ class Plan:
         return [s for s in self.systems.values() if s.runs[0].variant.axis == PAPER_AXIS]
 
     def ablation_systems(self) -> list[SystemSpec]:
-        """The single-run systems at the ablation beam that the ablation report compares."""
+        """The single-run systems at the ablation beam that the ablation report compares: every ablation
+        seed of every variant, and every run of the paper's reversed and forward variants."""
         seeds = set(self.ablations.seeds)
         return [s for s in self.systems.values() if self.ablations.enabled and s.beam == self.ablations.beam
-                and not s.decoder.is_ensemble and s.runs[0].seed in seeds]
+                and not s.decoder.is_ensemble
+                and (s.runs[0].seed in seeds or s.runs[0].variant.axis == PAPER_AXIS)]
 
     def ablation_axes(self) -> list[str]:
         return [axis for axis in AXES if self.variants_on(axis)]
@@ -272,8 +301,8 @@ def plan(config: dict[str, Any]) -> Plan:
             result.runs[run.name] = run
         return variant
 
-    def add_system(decoder: Decoder, beam: int) -> None:
-        system = SystemSpec(decoder, beam)
+    def add_system(decoder: Decoder, beam: int, min_len: int = 0) -> None:
+        system = SystemSpec(decoder, beam, min_len)
         result.decoders[decoder.name] = decoder
         result.systems[system.name] = system
 
@@ -288,6 +317,10 @@ def plan(config: dict[str, Any]) -> Plan:
         add_system(result.single(REVERSED), beam)
         for size in paper.ensembles:
             add_system(result.ensemble(size), beam)
+    if paper.beam_table_fairseq_row and paper.beam_table_beams:
+        add_system(result.single(REVERSED), max(paper.beam_table_beams), FAIRSEQ_MIN_LEN)
+        if paper.ensembles:
+            add_system(result.ensemble(max(paper.ensembles)), max(paper.beam_table_beams), FAIRSEQ_MIN_LEN)
     for beam in sorted({paper.figure_beam, *paper.table1_beams}):
         add_system(result.single(FORWARD), beam)
 
@@ -317,11 +350,14 @@ def plan(config: dict[str, Any]) -> Plan:
                 add_variant(f"tf{ratio:g}", "teacher_forcing_ratio", f"teacher forcing ratio {ratio:g}",
                             {"train.teacher_forcing_ratio": ratio}, seeds)
         if ablations.attention:
-            add_variant("attention", "attention", "global attention (Luong), reversed source",
-                        {"model.attention": "luong", "model.reverse_source": True}, seeds)
-            add_variant("attention-forward", "attention", "global attention (Luong), forward source",
-                        {"model.attention": "luong", "model.reverse_source": False}, seeds)
+            label, form = ATTENTION_FORMS[ablations.attention_form]
+            add_variant("attention", "attention", f"{label}, reversed source",
+                        {**form, "model.reverse_source": True}, seeds)
+            add_variant("attention-forward", "attention", f"{label}, forward source",
+                        {**form, "model.reverse_source": False}, seeds)
+        # Every ablation run, and every run of the paper's two variants (the main model's seed-to-seed
+        # spread and the seed-level reversal comparison are measured at the ablation beam too).
         for run in list(result.runs.values()):
-            if run.seed in seeds:
+            if run.seed in seeds or run.variant.axis == PAPER_AXIS:
                 add_system(Decoder((run,)), ablations.beam)
     return result

@@ -32,8 +32,8 @@ class ExperimentDirs:
 class Layout:
     """The intermediate files of an experiment (``work/<experiment>/``).
 
-    ``run``, ``decoder`` and ``beam`` are names from ``repro.experiments.plan`` (a run's name, a decoder's
-    name, a beam size) or Snakemake wildcard patterns.
+    ``run``, ``decoder`` and ``search`` are names from ``repro.experiments.plan`` (a run's name, a decoder's
+    name, a system's search such as ``beam12``) or Snakemake wildcard patterns.
     """
 
     root: str
@@ -68,12 +68,12 @@ class Layout:
         """Where a run trains until it finishes; a killed job's next attempt resumes from it."""
         return f"{self.root}/runs-partial/{run}"
 
-    def translation(self, decoder: str, beam: int | str, tokenized: bool = False) -> str:
+    def translation(self, decoder: str, search: str, tokenized: bool = False) -> str:
         """1-best translations of the test split (detokenized, or Moses-tokenized for the paper's BLEU)."""
-        return f"{self.root}/decode/{decoder}/beam{beam}{'.tok' if tokenized else ''}.txt"
+        return f"{self.root}/decode/{decoder}/{search}{'.tok' if tokenized else ''}.txt"
 
-    def scores(self, decoder: str, beam: int | str) -> str:
-        return f"{self.root}/scores/{decoder}/beam{beam}.json"
+    def scores(self, decoder: str, search: str) -> str:
+        return f"{self.root}/scores/{decoder}/{search}.json"
 
     def perplexity(self, run: str) -> str:
         return f"{self.root}/perplexity/{run}.json"
@@ -84,6 +84,7 @@ class Layout:
 
 # Names inside a results directory (and inside its committed reference, which has the same layout).
 TABLES, FIGURES, CLAIMS, COMPARISON, PROVENANCE = "tables", "figures", "claims", "comparison", "provenance.json"
+RUNS = "runs"
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,11 @@ class ResultsLayout:
     def claims(self) -> str:
         """Prefix of claims.md (the rendered table) and claims.json (the data)."""
         return f"{self.root}/{CLAIMS}"
+
+    @property
+    def runs(self) -> str:
+        """Prefix of runs.csv/.md/.tex: every trained model's evidence (why it stopped, where, how fast)."""
+        return f"{self.root}/{RUNS}"
 
     @property
     def comparison(self) -> str:

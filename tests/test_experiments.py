@@ -90,3 +90,34 @@ def test_model_sizes_given_as_strings_plan_the_same():
                        "ablations": ablations})
     assert as_strings.runs == as_ints.runs
     assert dict(as_ints.runs["cell-gru-eqparams-s1"].overrides)["model.hidden_size"] > 8
+
+
+def test_attention_ablation_trains_the_configured_form_default_luong_with_input_feeding():
+    base = {"ablations": {"enabled": True, "seeds": [1], "attention": True}}
+    p = plan(base)
+    assert p.setting("attention", "model.attention") == "luong" and p.setting("attention", "model.input_feeding")
+    assert not p.setting("attention-forward", "model.reverse_source") and "input feeding" in p.variants["attention"].label
+    bahdanau = plan({"ablations": {**base["ablations"], "attention_form": "bahdanau"}})
+    assert bahdanau.setting("attention-forward", "model.attention") == "bahdanau"
+    assert not bahdanau.setting("attention", "model.input_feeding")
+    with pytest.raises(ReproError, match="attention_form"):
+        plan({"ablations": {**base["ablations"], "attention_form": "dot"}})
+
+
+def test_beam_table_adds_the_fairseq_convention_at_the_widest_beam():
+    p = plan({"paper": {"reversed_seeds": [1, 2], "ensembles": [2], "beam_table_beams": [1, 4]}})
+    single, ensemble = p.system(p.single("reversed"), 4, 1), p.system(p.ensemble(2), 4, 1)
+    assert single.name == "reversed-s1/beam4-minlen1" and single.search == "beam4-minlen1"
+    assert ensemble.min_len == 1 and p.system(p.single("reversed"), 4).search == "beam4"
+    assert [s for s in p.systems.values() if s.min_len] == [single, ensemble]
+    off = plan({"paper": {"reversed_seeds": [1, 2], "ensembles": [2], "beam_table_fairseq_row": False}})
+    assert not any(s.min_len for s in off.systems.values())
+
+
+def test_every_paper_run_is_decoded_at_the_ablation_beam_for_the_seed_spread():
+    p = plan({"model": {"num_layers": 2}, "paper": {"reversed_seeds": [1, 2, 3, 4, 5], "forward_seeds": [1, 2, 3]},
+              "ablations": {"enabled": True, "seeds": [1], "beam": 2, "num_layers": [1, 3, 4]}})
+    at_beam = {s.name for s in p.ablation_systems()}
+    assert {f"reversed-s{i}/beam2" for i in range(1, 6)} | {f"forward-s{i}/beam2" for i in (1, 2, 3)} <= at_beam
+    assert {"layers1-s1/beam2", "layers3-s1/beam2", "layers4-s1/beam2"} <= at_beam
+    assert not any(name.startswith("layers") and "-s1/" not in name for name in at_beam)  # one ablation seed

@@ -14,10 +14,11 @@ from repro.models.seq2seq import ModelConfig, Seq2Seq
 PAD, UNK, SOS, EOS = 0, 1, 2, 3
 
 
-def tiny_model(seed: int = 0, tgt_vocab: int = 7, attention: str = "none", cell: str = "lstm", init: float = 1.0) -> Seq2Seq:
+def tiny_model(seed: int = 0, tgt_vocab: int = 7, attention: str = "none", cell: str = "lstm", init: float = 1.0,
+               input_feeding: bool = False) -> Seq2Seq:
     torch.manual_seed(seed)
     cfg = ModelConfig(src_vocab_size=9, tgt_vocab_size=tgt_vocab, embedding_size=8, hidden_size=8,
-                      num_layers=2, cell=cell, attention=attention, init_range=init)
+                      num_layers=2, cell=cell, attention=attention, init_range=init, input_feeding=input_feeding)
     return Seq2Seq(cfg).eval()
 
 
@@ -59,12 +60,14 @@ def greedy_reference(model: Seq2Seq, src: list[int], max_len: int) -> tuple[list
 
 
 SOURCES = [[4, 5, 6], [7], [8, 4, 4, 5, 6, 7], [5, 5], [6, 7, 8, 4]]
+# Every attention form: (attention, input_feeding).
+ATTENTION_FORMS = [("none", False), ("luong", False), ("luong", True), ("bahdanau", False)]
 
 
-@pytest.mark.parametrize("attention", ["none", "luong"])
+@pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS)
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_beam_one_equals_greedy(attention, cell):
-    model = tiny_model(seed=1, tgt_vocab=12, attention=attention, cell=cell, init=0.5)
+def test_beam_one_equals_greedy(attention, input_feeding, cell):
+    model = tiny_model(seed=1, tgt_vocab=12, attention=attention, cell=cell, init=0.5, input_feeding=input_feeding)
     hyps = greedy_search(model, SOURCES, max_len_a=1.0, max_len_b=3)
     for src, hyp in zip(SOURCES, hyps):
         words, score = greedy_reference(model, src, max_lengths([len(src)], 1.0, 3)[0])
@@ -72,12 +75,12 @@ def test_beam_one_equals_greedy(attention, cell):
         assert hyp.score == pytest.approx(score, abs=1e-4)
 
 
-@pytest.mark.parametrize("attention", ["none", "luong"])
-def test_wide_beam_finds_brute_force_best(attention):
+@pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS)
+def test_wide_beam_finds_brute_force_best(attention, input_feeding):
     max_len = 4  # 4 words (unk, 4, 5, 6) -> 341 sequences; a beam of 64 keeps every live prefix
     found_nongreedy = False
     for seed in range(3):
-        model = tiny_model(seed=seed, attention=attention)
+        model = tiny_model(seed=seed, attention=attention, input_feeding=input_feeding)
         src = [4, 5, 6, 7]
         ranked = brute_force(model, src, max_len)
         hyps = beam_search(model, [src], beam_size=64, nbest=5, max_len_a=0.0, max_len_b=max_len)[0]
@@ -89,6 +92,27 @@ def test_wide_beam_finds_brute_force_best(attention):
         found_nongreedy |= greedy.tokens != ranked[0][1]
     # The test has teeth only if greedy search misses the optimum somewhere.
     assert found_nongreedy
+
+
+def test_min_len_one_finds_the_best_nonempty_translation_fairseqs_convention():
+    # Models whose best-scoring output is the empty translation: the paper's search returns it; with
+    # min_len 1 a wide beam returns the brute-force best among translations of at least one word.
+    max_len, src, checked = 3, [4, 5, 6], 0
+    for seed in range(40):
+        model = tiny_model(seed=seed, init=1.0)
+        ranked = brute_force(model, src, max_len)
+        if ranked[0][1]:
+            continue
+        checked += 1
+        assert beam_search(model, [src], beam_size=64, max_len_a=0.0, max_len_b=max_len)[0][0].tokens == []
+        nonempty = [(score, seq) for score, seq in ranked if seq]
+        hyps = beam_search(model, [src], beam_size=64, nbest=3, max_len_a=0.0, max_len_b=max_len, min_len=1)[0]
+        assert [h.tokens for h in hyps] == [seq for _, seq in nonempty[:3]]
+        assert hyps[0].score == pytest.approx(nonempty[0][0], abs=1e-4)
+        assert greedy_search(model, [src], 0.0, max_len, min_len=1)[0].tokens != []
+        if checked == 2:
+            break
+    assert checked == 2  # the test has teeth only on models that prefer the empty translation
 
 
 def test_scores_are_teacher_forced_log_probs():
@@ -103,9 +127,11 @@ def test_scores_are_teacher_forced_log_probs():
             assert PAD not in h.tokens and SOS not in h.tokens and EOS not in h.tokens
 
 
+@pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS[1:])
 @pytest.mark.parametrize("beam", [1, 2, 5, 12])
-def test_batched_equals_one_at_a_time(beam):
-    model = tiny_model(seed=4, tgt_vocab=20, attention="luong", init=0.3)
+def test_batched_equals_one_at_a_time(beam, attention, input_feeding):
+    # Sentences leave the batch at different steps: reorder_state drops their rows, keys and fed vectors too.
+    model = tiny_model(seed=4, tgt_vocab=20, attention=attention, init=0.3, input_feeding=input_feeding)
     batched = beam_search(model, SOURCES, beam_size=beam, nbest=min(beam, 3))
     for src, hyps in zip(SOURCES, batched):
         single = beam_search(model, [src], beam_size=beam, nbest=min(beam, 3))[0]
@@ -137,6 +163,8 @@ def test_length_normalisation_prefers_longer():
 
 
 def test_bad_arguments():
+    with pytest.raises(ValueError, match="min_len"):
+        beam_search(tiny_model(), [[4]], beam_size=2, min_len=-1)
     model = tiny_model()
     with pytest.raises(ValueError, match="nbest"):
         beam_search(model, [[4]], beam_size=2, nbest=3)
@@ -209,21 +237,26 @@ def test_batched_equals_one_at_a_time_large_vocabulary(flat):
             assert [h.tokens for h in hyps] == [[], [UNK]]
 
 
-def test_reorder_state_keeps_memory_within_sentences():
+@pytest.mark.parametrize("attention", ["luong", "bahdanau"])
+def test_reorder_state_keeps_memory_within_sentences(attention):
     # Following parents within each sentence's beam leaves every row on its source: the attention
-    # memory is reused, not copied; dropping or mixing sentences selects memory rows as before.
-    model = tiny_model(seed=9, attention="luong")
+    # memory (and Bahdanau's keys) is reused, not copied; dropping or mixing sentences selects rows as before.
+    model = tiny_model(seed=9, attention=attention)
     src = torch.tensor([[4, 5, 6], [7, 8, 0]])
     state = model.init_decoder_state(model.encode(src, torch.tensor([3, 2])))
     beams = model.reorder_state(state, torch.tensor([0, 0, 0, 1, 1, 1]))
     assert torch.equal(beams.memory[4], state.memory[1]) and torch.equal(beams.mask[2], state.mask[0])
     within = model.reorder_state(beams, torch.tensor([2, 0, 0, 5, 3, 3]))
-    assert within.memory is beams.memory and within.mask is beams.mask
+    assert within.memory is beams.memory and within.mask is beams.mask and within.keys is beams.keys
     torch.testing.assert_close(within.rnn[0][:, 0], beams.rnn[0][:, 2])
     _, stepped = model.decode_step(torch.tensor([4, 5, 6, 4, 5, 6]), within)
     dropped = model.reorder_state(stepped, torch.tensor([4, 3, 3]))  # sentence 0 done
     assert dropped.memory.size(0) == 3
     for row in range(3):
         assert torch.equal(dropped.memory[row], state.memory[1]) and torch.equal(dropped.mask[row], state.mask[1])
+        if attention == "bahdanau":
+            assert torch.equal(dropped.keys[row], state.keys[1])
     mixed = model.reorder_state(beams, torch.tensor([3, 0, 0, 5, 3, 3]))  # row 0 moves to sentence 1
     assert torch.equal(mixed.memory[0], state.memory[1]) and torch.equal(mixed.memory[1], state.memory[0])
+    if attention == "bahdanau":
+        assert torch.equal(mixed.keys[0], state.keys[1]) and torch.equal(mixed.keys[1], state.keys[0])

@@ -15,18 +15,21 @@ from repro.models.seq2seq import ModelConfig, Seq2Seq
 SOURCES = [[4, 5, 6], [7], [8, 4, 4, 5, 6, 7], [5, 5]]
 
 
-def model(seed: int, attention: str = "none", tgt_vocab: int = 16) -> Seq2Seq:
+def model(seed: int, attention: str = "none", tgt_vocab: int = 16, input_feeding: bool = False) -> Seq2Seq:
     torch.manual_seed(seed)
-    return Seq2Seq(ModelConfig(9, tgt_vocab, 8, 8, 2, attention=attention, init_range=0.5)).eval()
+    return Seq2Seq(ModelConfig(9, tgt_vocab, 8, 8, 2, attention=attention, init_range=0.5,
+                               input_feeding=input_feeding)).eval()
 
 
 def as_tuples(results):
     return [[(h.tokens, h.score) for h in hyps] for hyps in results]
 
 
+@pytest.mark.parametrize("attention,input_feeding", [("none", False), ("luong", False), ("luong", True),
+                                                     ("bahdanau", False)])
 @pytest.mark.parametrize("beam", [1, 4])
-def test_ensemble_of_one_equals_model(beam):
-    m = model(0, "luong")
+def test_ensemble_of_one_equals_model(beam, attention, input_feeding):
+    m = model(0, attention, input_feeding=input_feeding)
     assert as_tuples(beam_search(Ensemble([m]), SOURCES, beam, nbest=beam)) == as_tuples(
         beam_search(m, SOURCES, beam, nbest=beam))
 
@@ -58,7 +61,8 @@ def test_step_score_is_mean_of_log_probs_and_differs_from_members():
 
 
 def test_batched_ensemble_equals_one_at_a_time():
-    ens = Ensemble([model(4), model(5), model(6, "luong")])
+    # Members with different attention forms, each with its own kind of state.
+    ens = Ensemble([model(4), model(5, "bahdanau"), model(6, "luong"), model(7, "luong", input_feeding=True)])
     batched = beam_search(ens, SOURCES, 5, nbest=2)
     for src, hyps in zip(SOURCES, batched):
         single = beam_search(ens, [src], 5, nbest=2)[0]

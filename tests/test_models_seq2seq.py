@@ -9,11 +9,16 @@ from repro.errors import ConfigError
 from repro.models.seq2seq import ModelConfig, Seq2Seq, reverse_padded
 
 
-def tiny(cell: str = "lstm", attention: str = "none", reverse: bool = True, seed: int = 0) -> Seq2Seq:
+def tiny(cell: str = "lstm", attention: str = "none", reverse: bool = True, seed: int = 0,
+         input_feeding: bool = False) -> Seq2Seq:
     torch.manual_seed(seed)
     config = ModelConfig(src_vocab_size=23, tgt_vocab_size=19, embedding_size=8, hidden_size=12, num_layers=2,
-                         cell=cell, attention=attention, reverse_source=reverse)
+                         cell=cell, attention=attention, reverse_source=reverse, input_feeding=input_feeding)
     return Seq2Seq(config).eval()
+
+
+# Every attention form: (attention, input_feeding).
+ATTENTION_FORMS = [("none", False), ("luong", False), ("luong", True), ("bahdanau", False)]
 
 
 BATCH_SRC = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12], [13, 4, 0, 0, 0]])
@@ -74,9 +79,12 @@ def test_unpadded_batches_skip_packing_with_identical_results(cell):
     torch.testing.assert_close(fast.memory, slow.memory[:2, :3])
 
 
-@pytest.mark.parametrize("cell,attention", [("lstm", "none"), ("gru", "none"), ("rnn", "none"), ("lstm", "luong")])
-def test_step_by_step_decoding_equals_teacher_forced_forward(cell, attention):
-    model = tiny(cell, attention)
+@pytest.mark.parametrize("cell,attention,input_feeding", [
+    ("lstm", "none", False), ("gru", "none", False), ("rnn", "none", False), ("lstm", "luong", False),
+    ("lstm", "luong", True), ("gru", "luong", True), ("lstm", "bahdanau", False), ("gru", "bahdanau", False),
+    ("rnn", "bahdanau", False)])
+def test_step_by_step_decoding_equals_teacher_forced_forward(cell, attention, input_feeding):
+    model = tiny(cell, attention, input_feeding=input_feeding)
     with torch.no_grad():
         logits = model(BATCH_SRC, BATCH_LEN, BATCH_TGT)
         state = model.init_decoder_state(model.encode(BATCH_SRC, BATCH_LEN))
@@ -93,8 +101,9 @@ def test_context_vector_holds_every_layer_state():
     assert gru.context_vector(gru.encode(BATCH_SRC, BATCH_LEN)).shape == (3, 2 * 12)
 
 
-def test_teacher_forcing_ratio_zero_feeds_back_own_argmax():
-    model = tiny()
+@pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS)
+def test_teacher_forcing_ratio_zero_feeds_back_own_argmax(attention, input_feeding):
+    model = tiny(attention=attention, input_feeding=input_feeding)
     with torch.no_grad():
         free = model(BATCH_SRC, BATCH_LEN, BATCH_TGT, teacher_forcing_ratio=0.0)
         state = model.init_decoder_state(model.encode(BATCH_SRC, BATCH_LEN))
@@ -116,8 +125,29 @@ def test_reorder_state_selects_rows():
     assert picked.mask.tolist()[1] == state.mask.tolist()[2]
 
 
-@pytest.mark.parametrize("bad", [{"cell": "transformer"}, {"attention": "bahdanau"}, {"num_layers": 0},
-                                 {"dropout": 1.0}])
+@pytest.mark.parametrize("attention,input_feeding", [("luong", True), ("bahdanau", False)])
+def test_reorder_state_selects_keys_and_fed_vectors(attention, input_feeding):
+    model = tiny("lstm", attention, input_feeding=input_feeding)
+    with torch.no_grad():
+        state = model.init_decoder_state(model.encode(BATCH_SRC, BATCH_LEN))
+        _, state = model.decode_step(BATCH_TGT[:, 0], state)
+        picked = model.reorder_state(state, torch.tensor([2, 2, 0]))
+        if input_feeding:  # h~_{t-1} belongs to the hypothesis: it follows the index
+            assert state.feed.abs().sum() > 0
+            torch.testing.assert_close(picked.feed, state.feed[[2, 2, 0]])
+        else:  # the keys U h_j belong to the source, like the memory
+            torch.testing.assert_close(picked.keys, state.keys[[2, 2, 0]])
+            same_rows = model.reorder_state(picked, torch.tensor([1, 0, 2]))  # rows stay on their sources
+            assert same_rows.keys is picked.keys
+        # The reordered state decodes as the selected rows would have.
+        lp_picked, _ = model.decode_step(BATCH_TGT[[2, 2, 0], 1], picked)
+        lp_all, _ = model.decode_step(BATCH_TGT[:, 1], state)
+        torch.testing.assert_close(lp_picked, lp_all[[2, 2, 0]])
+
+
+@pytest.mark.parametrize("bad", [{"cell": "transformer"}, {"attention": "dot"}, {"num_layers": 0},
+                                 {"dropout": 1.0}, {"input_feeding": True},
+                                 {"attention": "bahdanau", "input_feeding": True}])
 def test_invalid_config_is_rejected(bad):
     with pytest.raises(ConfigError):
         ModelConfig(src_vocab_size=10, tgt_vocab_size=10, **bad)
@@ -138,14 +168,56 @@ def test_forget_bias_sets_the_lstm_forget_gate_exactly():
         ModelConfig(src_vocab_size=12, tgt_vocab_size=12, cell="gru", forget_bias=1.0)
 
 
-@pytest.mark.parametrize("attention", ["none", "luong"])
-def test_forward_on_selected_positions_equals_the_full_forward(attention):
+@pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS)
+def test_forward_on_selected_positions_equals_the_full_forward(attention, input_feeding):
     torch.manual_seed(0)
     model = Seq2Seq(ModelConfig(src_vocab_size=15, tgt_vocab_size=13, embedding_size=6, hidden_size=7,
-                                num_layers=2, attention=attention)).eval()
+                                num_layers=2, attention=attention, input_feeding=input_feeding)).eval()
     src = torch.randint(4, 15, (3, 5))
     tgt_in = torch.randint(4, 13, (3, 4))
     lengths = torch.tensor([5, 2, 4])
     positions = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
     full = model(src, lengths, tgt_in)
     assert torch.allclose(model(src, lengths, tgt_in, positions=positions), full[positions], atol=1e-6)
+    # vectors=True: what the output layer reads, so the output layer on them gives the logits.
+    vectors = model(src, lengths, tgt_in, positions=positions, vectors=True)
+    assert vectors.shape == (int(positions.sum()), 7)
+    torch.testing.assert_close(model.output(vectors), full[positions])
+
+
+@pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS)
+def test_cpu_bf16_autocast_runs_every_attention_form(attention, input_feeding):
+    model = tiny(attention=attention, input_feeding=input_feeding)
+    with torch.no_grad():
+        fp32 = torch.log_softmax(model(BATCH_SRC, BATCH_LEN, BATCH_TGT), dim=-1)
+        with torch.autocast("cpu", torch.bfloat16):
+            bf16 = model(BATCH_SRC, BATCH_LEN, BATCH_TGT)
+            state = model.init_decoder_state(model.encode(BATCH_SRC, BATCH_LEN))
+            log_probs, _ = model.decode_step(BATCH_TGT[:, 0], state)
+    torch.testing.assert_close(torch.log_softmax(bf16.float(), dim=-1), fp32, atol=0.05, rtol=0)
+    torch.testing.assert_close(log_probs, fp32[:, 0], atol=0.05, rtol=0)
+
+
+@pytest.mark.parametrize("attention,input_feeding,extra_inputs", [
+    ("none", False, 0), ("luong", False, 0), ("luong", True, 12), ("bahdanau", False, 12)])
+def test_decoder_input_size_grows_by_the_fed_vector(attention, input_feeding, extra_inputs):
+    # Input feeding adds h~_{t-1}, Bahdanau adds c_t (both hidden_size) to the decoder RNN's input.
+    model = tiny(attention=attention, input_feeding=input_feeding)
+    assert model.decoder.input_size == 8 + extra_inputs
+    assert model.decoder.weight_ih_l0.shape == (4 * 12, 8 + extra_inputs)
+    plain = tiny(attention=attention)
+    assert model.recurrent_parameters() - plain.recurrent_parameters() == (4 * 12 * 12 if input_feeding else 0)
+
+
+def test_checkpoint_without_input_feeding_loads_as_before():
+    # Checkpoints written before input feeding existed have no such key in their model config.
+    from repro.train.checkpoint import model_from_checkpoint
+
+    model = tiny(attention="luong")
+    config = model.config.to_dict()
+    del config["input_feeding"]
+    loaded = model_from_checkpoint({"model_config": config, "model": model.state_dict()}).eval()
+    assert not loaded.config.input_feeding
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(BATCH_SRC, BATCH_LEN, BATCH_TGT), model(BATCH_SRC, BATCH_LEN, BATCH_TGT),
+                                   atol=0, rtol=0)

@@ -18,4 +18,17 @@ def test_verdict_needs_direction_and_significance():
 def test_claims_markdown_states_rule_and_escapes_cells():
     text = claims_markdown([ClaimRow("k", "a|b", "§3.3", "x", {"bleu": [1.0]}, "1.0 ± 0.1", "", 0.0001, "held")], "Claims", "scale")
     assert "## Rule" in text and "p < 0.05" in text
-    assert "| 1 | a\\|b | §3.3 | x | 1.0 ± 0.1 | — | <0.001 | **held** |" in text
+    assert "| 1 | a\\|b | §3.3 | x | 1.0 ± 0.1 | — | — | <0.001 | **held** |" in text
+
+
+def test_seed_rule_makes_a_difference_within_the_seed_spread_inconclusive():
+    assert verdict(0.8, 0.001) == "held"
+    assert verdict(0.8, 0.001, seed_spread=1.0) == "inconclusive"  # whatever the bootstrap's p
+    assert verdict(-1.5, 0.001, seed_spread=1.0) == "did not hold"
+    assert verdict(1.5, 0.2, seed_spread=1.0) == "inconclusive"
+
+
+def test_claims_markdown_has_a_converged_column():
+    row = ClaimRow("k", "c", "§3.2", "x", {}, "ours", "", None, "held", converged="3/4")
+    line = next(line for line in claims_markdown([row], "Claims", "scale").splitlines() if line.startswith("| 1 |"))
+    assert "| 3/4 | — | **held** |" in line

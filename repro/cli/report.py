@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "write the paper's tables and figures (Table 1, reversal, beam, Figures 2 and 3, Table 2, ablations, claims)"
-TARGETS = ("table1", "reversal", "beam", "fig3", "fig2", "table2")
+HELP = ("write the paper's tables and figures (Table 1, reversal, beam, Figures 2 and 3, Table 2, ablations, claims) "
+        "and runs.csv (every model: why it stopped, best epoch and validation perplexity, cost)")
+TARGETS = ("table1", "reversal", "beam", "fig3", "fig2", "table2", "runs")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from repro.layout import ResultsLayout
     from repro.report import paper_report
     from repro.report.context import ReportContext
+    from repro.report.runs import runs_table
 
     ctx = ReportContext(load_config(args.config, args.set), Path(args.work))
     out = ResultsLayout(args.out)
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         "fig3": lambda: paper_report.figure3(ctx, out),
         "fig2": lambda: paper_report.figure2(ctx, out.figure("fig2_pca")),
         "table2": lambda: paper_report.table2(ctx, out.table("table2")),
+        "runs": lambda: runs_table(ctx, out.runs),
     }
     for target in TARGETS if args.target == "all" else (args.target,):
         writers[target]()

@@ -6,7 +6,7 @@ import argparse
 
 from repro.cli.common import DEFAULTS, add_model_options, check_runs, resolve, use_bf16, write_lines
 from repro.errors import ReproError
-from repro.inference.config import BEAM_SIZE
+from repro.inference.config import BEAM_SIZE, MIN_LEN
 from repro.io import read_text_lines
 
 HELP = "translate text with a trained run (or an ensemble of runs) by left-to-right beam search"
@@ -35,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--length-norm", type=float, default=DEFAULTS.length_norm, metavar="ALPHA",
                    help="rank finished hypotheses by score / (length+1)^ALPHA; 0 = off, as in the paper "
                         f"(default: {DEFAULTS.length_norm:g})")
+    p.add_argument("--min-len", type=int, default=MIN_LEN, metavar="N",
+                   help="<eos> may not follow fewer than N words: 0 = the paper's search, where the empty translation "
+                        f"competes; 1 = fairseq's convention (default: {MIN_LEN})")
     return p
 
 
@@ -52,12 +55,15 @@ def run(args: argparse.Namespace) -> int:
         raise ReproError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.length_norm < 0:
         raise ReproError(f"--length-norm must be >= 0, got {args.length_norm}")
+    if args.min_len < 0:
+        raise ReproError(f"--min-len must be >= 0, got {args.min_len}")
     check_runs(args.model)
     lines = read_text_lines(args.input)
     device = resolve(args.device)
     translator = Translator.from_runs(args.model, which=args.checkpoint, device=device)
     options = DecodeOptions(beam_size=args.beam, nbest=max(args.nbest, 1), max_len_a=args.max_len_a,
-                            max_len_b=args.max_len_b, length_norm=args.length_norm, batch_size=args.batch_size,
+                            max_len_b=args.max_len_b, length_norm=args.length_norm, min_len=args.min_len,
+                            batch_size=args.batch_size,
                             bf16=use_bf16(args.bf16, device))
     progress = not args.quiet
     if args.nbest:

@@ -20,6 +20,8 @@ The rules, stated once:
   the best ``K`` extensions that do not end in ``<eos>``.
 * A hypothesis has at most ``max_len = floor(max_len_a * src_len + max_len_b)`` words; at that length
   only ``<eos>`` may follow (scored with its real log-probability).
+* ``<eos>`` may not follow fewer than ``min_len`` words (unless ``max_len`` is reached first). 0 is the
+  paper's search, in which the empty translation competes; 1 is fairseq's convention.
 * A sentence is done, and leaves the decoder batch at once, when (a) it has ``K`` finished
   hypotheses, or (b) without length normalisation, it has ``nbest`` finished hypotheses and the best
   live score is below the ``nbest``-th finished score (log-probabilities only fall as a hypothesis
@@ -44,7 +46,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from repro.inference.config import BEAM_SIZE, DecodeConfig
+from repro.inference.config import BEAM_SIZE, MIN_LEN, DecodeConfig
 
 if TYPE_CHECKING:
     from repro.inference.ensemble import Ensemble
@@ -181,6 +183,7 @@ def beam_search(
     max_len_b: float = DecodeConfig.max_len_b,
     length_norm: float = DecodeConfig.length_norm,
     return_step_scores: bool = False,
+    min_len: int = MIN_LEN,
 ) -> list[list[Hypothesis]]:
     """Translate a batch of id sequences (natural order); per sentence, up to ``nbest`` hypotheses, best first.
 
@@ -192,6 +195,8 @@ def beam_search(
         raise ValueError(f"nbest must be between 1 and the beam size ({beam_size}), got {nbest}")
     if length_norm < 0:
         raise ValueError(f"length normalisation alpha must be >= 0, got {length_norm}")
+    if min_len < 0:
+        raise ValueError(f"min_len must be >= 0, got {min_len}")
     if len(sources) == 0:
         return []
     cfg = model.config
@@ -231,6 +236,8 @@ def beam_search(
         A = sentence_ids.numel()
         V = log_probs.size(1)
         log_probs.index_fill_(1, banned, -math.inf)
+        if step < min_len:
+            log_probs[:, eos_id] = -math.inf
         at_limit_host = active_limits <= step  # only <eos> may follow
         lp = log_probs.view(A, K, V)
         if bool(at_limit_host.any()):
@@ -328,6 +335,6 @@ def _record_finished(finish: Tensor, top_scores: Tensor, top_beam: Tensor, histo
 
 
 def greedy_search(model: Seq2Seq | Ensemble, sources: Sequence[Sequence[int]], max_len_a: float = DecodeConfig.max_len_a,
-                  max_len_b: float = DecodeConfig.max_len_b) -> list[Hypothesis]:
+                  max_len_b: float = DecodeConfig.max_len_b, min_len: int = MIN_LEN) -> list[Hypothesis]:
     """Beam search with a beam of one (the paper's "beam size 1")."""
-    return [hyps[0] for hyps in beam_search(model, sources, 1, 1, max_len_a, max_len_b)]
+    return [hyps[0] for hyps in beam_search(model, sources, 1, 1, max_len_a, max_len_b, min_len=min_len)]

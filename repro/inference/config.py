@@ -17,6 +17,10 @@ from repro.errors import ConfigError
 # The beam of a single decode when none is given: the paper's best (Table 1). The workflow's beams are
 # paper:'s lists, not this.
 BEAM_SIZE = 12
+# ``<eos>`` may not follow fewer words than this: 0 is the paper's search, in which the empty translation
+# competes. Not a decode: key: the workflow decodes the paper's systems with 0 and adds fairseq's
+# convention (1) as its own systems (repro.experiments.SystemSpec.min_len).
+MIN_LEN = 0
 
 
 @dataclass

@@ -17,7 +17,7 @@ import torch
 
 from repro.data.vocab import Vocab
 from repro.inference.beam_search import Hypothesis, _model_device, beam_search
-from repro.inference.config import BEAM_SIZE, DecodeConfig
+from repro.inference.config import BEAM_SIZE, MIN_LEN, DecodeConfig
 from repro.inference.ensemble import Ensemble, as_decoder, check_same_vocabularies
 from repro.models.seq2seq import Seq2Seq
 
@@ -39,6 +39,7 @@ class DecodeOptions:
     max_len_a: float = DecodeConfig.max_len_a
     max_len_b: float = DecodeConfig.max_len_b
     length_norm: float = DecodeConfig.length_norm
+    min_len: int = MIN_LEN  # <eos> not before this many words (1: fairseq's convention)
     batch_size: int = DecodeConfig.batch_size  # sentences per decoder batch (each is beam_size rows)
     bf16: bool = DecodeConfig.bf16  # bf16 autocast: matrix products in bfloat16; log-softmax and scores stay fp32
 
@@ -77,7 +78,8 @@ def translate_ids(
             autocast(device, options.bf16):
         for batch in batches:
             hyps = beam_search(decoder, [sources[i] for i in batch], options.beam_size, options.nbest,
-                               options.max_len_a, options.max_len_b, options.length_norm)
+                               options.max_len_a, options.max_len_b, options.length_norm,
+                               min_len=options.min_len)
             for i, h in zip(batch, hyps):
                 results[i] = h
             bar.update(len(batch))

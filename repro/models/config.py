@@ -8,7 +8,7 @@ from repro.data.special_tokens import EOS_ID, PAD_ID, SOS_ID
 from repro.errors import ConfigError
 
 CELL_NAMES = ("lstm", "gru", "rnn")
-ATTENTIONS = ("none", "luong")
+ATTENTIONS = ("none", "luong", "bahdanau")
 # Set from the prepared data directory by `repro train`, never by a config.
 DATA_DEFINED_KEYS = ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id")
 
@@ -26,6 +26,8 @@ class ModelConfig:
     dropout: float = 0.0
     reverse_source: bool = True
     attention: str = "none"
+    # Luong et al. (2015) §3.3: feed the previous attentional vector into the decoder (attention "luong" only).
+    input_feeding: bool = False
     init_range: float = 0.08
     # LSTM forget-gate bias at init (Jozefowicz et al. 2015; Joey NMT uses 1.0); None keeps the paper's
     # uniform init. Set on bias_ih, with bias_hh's forget slice zeroed, so the gate's bias is exactly this.
@@ -39,6 +41,9 @@ class ModelConfig:
             raise ConfigError(f"model.cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+        if self.input_feeding and self.attention != "luong":
+            # "bahdanau" already feeds its context c_t into the recurrence; "none" has nothing to feed.
+            raise ConfigError(f"model.input_feeding needs model.attention 'luong', got {self.attention!r}")
         for name in ("src_vocab_size", "tgt_vocab_size", "embedding_size", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")

@@ -3,14 +3,28 @@
 Two separate deep RNNs. The encoder reads the source (reversed, by default, as in the paper) and its
 final state — every layer's — initialises the decoder: that state is the fixed-size "context vector".
 The decoder starts from <sos> and predicts the target with a plain softmax over the target vocabulary.
-``attention="luong"`` adds Luong et al.'s (2015) global attention ("general" score, no input feeding,
-so the teacher-forced decoder stays one fused RNN call) for the bottleneck ablation.
+
+For the bottleneck ablation the decoder may also attend over the encoder's top-layer outputs h_j (the
+"memory"; the encoder stays the paper's unidirectional deep RNN, not Bahdanau's bidirectional one):
+
+* ``attention="luong"``: Luong, Pham & Manning (2015) global attention, "general" score. After the RNN
+  step, c_t = sum_j softmax_j(h_t^T W_a h_j) h_j and the output layer reads h~_t = tanh(W_c [c_t; h_t]).
+  Without input feeding the teacher-forced decoder is one fused RNN call over the whole target.
+  ``input_feeding=True`` (their §3.3) concatenates h~_{t-1} (zeros at t = 1) to the embedding of the
+  step's input token, so the RNN reads embedding_size + hidden_size inputs and has to run step by step.
+  As in OpenNMT-py and fairseq, the vector fed back is the one the output layer reads (after dropout).
+* ``attention="bahdanau"``: Bahdanau, Cho & Bengio (2015) additive attention. Before the RNN step,
+  scores v^T tanh(W s_{t-1} + U h_j) are computed from the previous top-layer state s_{t-1} (at t = 1 the
+  encoder's final top-layer state, which initialises the decoder), and c_t is fed into the recurrence:
+  the RNN reads [emb(y_{t-1}); c_t]. The output layer reads the deep output tanh(W_o [c_t; s_t]), the same
+  form as Luong's h~_t, in place of the paper's maxout layer (which also read emb(y_{t-1})). The keys
+  U h_j are computed once per source. It runs step by step; it has no input feeding (c_t already is fed).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
@@ -38,8 +52,12 @@ class EncoderOutput:
 @dataclass
 class DecoderState:
     rnn: RNNState
-    memory: Tensor | None = None
-    mask: Tensor | None = None
+    # Per source sentence (attention only): reorder_state copies them only when rows change sentence.
+    memory: Tensor | None = None  # [B, S, H] encoder top-layer outputs h_j
+    mask: Tensor | None = None  # [B, S] True at real source positions
+    keys: Tensor | None = None  # [B, S, H] U h_j (bahdanau), precomputed once per source
+    # Per hypothesis, changes every step (input feeding): h~_{t-1}, the vector the output layer last read.
+    feed: Tensor | None = None  # [B, H]
     extras: dict = field(default_factory=dict)
 
 
@@ -59,6 +77,11 @@ def map_state(state: RNNState, fn) -> RNNState:
     return fn(state)
 
 
+def top_hidden(state: RNNState) -> Tensor:
+    """The top layer's hidden state [B, H] (h, not an LSTM's cell c): Bahdanau's attention query s_{t-1}."""
+    return (state[0] if isinstance(state, tuple) else state)[-1]
+
+
 class Seq2Seq(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -68,11 +91,18 @@ class Seq2Seq(nn.Module):
         inter_layer_dropout = c.dropout if c.num_layers > 1 else 0.0
         self.src_embedding = nn.Embedding(c.src_vocab_size, c.embedding_size, padding_idx=c.pad_id)
         self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.embedding_size, padding_idx=c.pad_id)
+        # Input feeding and Bahdanau's context each add a hidden_size vector to the decoder's input.
+        decoder_input = c.embedding_size + (c.hidden_size if c.input_feeding or c.attention == "bahdanau" else 0)
         self.encoder = rnn(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True, dropout=inter_layer_dropout)
-        self.decoder = rnn(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True, dropout=inter_layer_dropout)
+        self.decoder = rnn(decoder_input, c.hidden_size, c.num_layers, batch_first=True, dropout=inter_layer_dropout)
         self.dropout = nn.Dropout(c.dropout)
         if c.attention == "luong":
-            self.attention_score = nn.Linear(c.hidden_size, c.hidden_size, bias=False)
+            self.attention_score = nn.Linear(c.hidden_size, c.hidden_size, bias=False)  # W_a
+        if c.attention == "bahdanau":
+            self.attention_query = nn.Linear(c.hidden_size, c.hidden_size, bias=False)  # W
+            self.attention_key = nn.Linear(c.hidden_size, c.hidden_size, bias=False)  # U
+            self.attention_v = nn.Linear(c.hidden_size, 1, bias=False)  # v
+        if c.attention != "none":  # W_c (Luong) or W_o (Bahdanau's deep output)
             self.attention_combine = nn.Linear(2 * c.hidden_size, c.hidden_size, bias=False)
         self.output = nn.Linear(c.hidden_size, c.tgt_vocab_size)
         self.reset_parameters()
@@ -120,23 +150,57 @@ class Seq2Seq(nn.Module):
 
     # ----------------------------------------------------------------------------------- decoder
     def init_decoder_state(self, encoded: EncoderOutput) -> DecoderState:
-        if self.config.attention == "none":
+        c = self.config
+        if c.attention == "none":
             return DecoderState(rnn=encoded.state)
-        return DecoderState(rnn=encoded.state, memory=encoded.memory, mask=encoded.mask)
+        state = DecoderState(rnn=encoded.state, memory=encoded.memory, mask=encoded.mask)
+        if c.attention == "bahdanau":
+            state.keys = self.attention_key(encoded.memory)  # U h_j: the same at every step
+        if c.input_feeding:
+            state.feed = encoded.memory.new_zeros(encoded.memory.size(0), c.hidden_size)  # nothing yet at t = 1
+        return state
+
+    @property
+    def _steps_one_by_one(self) -> bool:
+        """Whether step t's RNN input depends on step t-1's attention, so teacher forcing cannot be fused."""
+        return self.config.input_feeding or self.config.attention == "bahdanau"
+
+    def _combine(self, context: Tensor, outputs: Tensor) -> Tensor:
+        """tanh(W [c_t; h_t]): Luong's attentional vector h~_t, or Bahdanau's deep output."""
+        return torch.tanh(self.attention_combine(torch.cat([context, outputs], dim=-1)))
 
     def _attend(self, outputs: Tensor, state: DecoderState) -> Tensor:
-        """Top-layer outputs [B, T, H] to the vectors the softmax reads: through attention when enabled."""
+        """Luong (after the RNN step): top-layer outputs [B, T, H] -> h~_t [B, T, H]; unchanged without attention."""
         if self.config.attention == "luong":
             assert state.memory is not None and state.mask is not None
             scores = torch.bmm(self.attention_score(outputs), state.memory.transpose(1, 2))  # [B, T, S]
             scores = scores.masked_fill(~state.mask.unsqueeze(1), -math.inf)
             weights = torch.softmax(scores, dim=-1)
-            context = torch.bmm(weights, state.memory)
-            outputs = torch.tanh(self.attention_combine(torch.cat([context, outputs], dim=-1)))
+            outputs = self._combine(torch.bmm(weights, state.memory), outputs)
         return outputs
 
-    def _project(self, outputs: Tensor, state: DecoderState) -> Tensor:
-        return self._vocab_logits(self.dropout(self._attend(outputs, state)))
+    def _bahdanau_context(self, state: DecoderState) -> Tensor:
+        """Bahdanau (before the RNN step): c_t [B, 1, H] from the query s_{t-1}, the top layer of ``state.rnn``."""
+        assert state.memory is not None and state.mask is not None and state.keys is not None
+        query = self.attention_query(top_hidden(state.rnn)).unsqueeze(1)  # W s_{t-1}: [B, 1, H]
+        scores = self.attention_v(torch.tanh(query + state.keys)).squeeze(2)  # [B, S]
+        weights = torch.softmax(scores.masked_fill(~state.mask, -math.inf), dim=-1)
+        return torch.bmm(weights.unsqueeze(1), state.memory)
+
+    def _decoder_step(self, embedded: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
+        """One step on embedded inputs [B, 1, E]: the vectors the output layer reads [B, 1, H] (after
+        dropout) and the new state. Every decoding path goes through here, except fused teacher forcing."""
+        if self.config.attention == "bahdanau":
+            context = self._bahdanau_context(state)
+            outputs, rnn = self.decoder(torch.cat([embedded, context], dim=-1), state.rnn)
+            vectors = self.dropout(self._combine(context, outputs))
+        else:
+            if self.config.input_feeding:
+                assert state.feed is not None
+                embedded = torch.cat([embedded, state.feed.unsqueeze(1)], dim=-1)
+            outputs, rnn = self.decoder(embedded, state.rnn)
+            vectors = self.dropout(self._attend(outputs, state))
+        return vectors, replace(state, rnn=rnn, feed=vectors.squeeze(1) if self.config.input_feeding else None)
 
     def _vocab_logits(self, vectors: Tensor) -> Tensor:
         """The output layer on vectors [..., H]; under CPU bf16 autocast, rows padded to ``CPU_BF16_ROWS``."""
@@ -150,9 +214,8 @@ class Seq2Seq(nn.Module):
     def decode_step(self, prev_tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One decoder step: previous tokens [B] -> log-probabilities [B, V] and the new state."""
         embedded = self.dropout(self.tgt_embedding(prev_tokens.unsqueeze(1)))
-        outputs, rnn_state = self.decoder(embedded, state.rnn)
-        new_state = DecoderState(rnn=rnn_state, memory=state.memory, mask=state.mask, extras=state.extras)
-        logits = self._project(outputs, new_state).squeeze(1).float()  # fp32 softmax, also under bf16 autocast
+        vectors, new_state = self._decoder_step(embedded, state)
+        logits = self._vocab_logits(vectors).squeeze(1).float()  # fp32 softmax, also under bf16 autocast
         if logits.requires_grad:
             return torch.log_softmax(logits, dim=-1), new_state
         # Decoding (no autograd): the logits are this step's own tensor, normalised in place (the same
@@ -163,25 +226,28 @@ class Seq2Seq(nn.Module):
     def reorder_state(state: DecoderState, index: Tensor) -> DecoderState:
         """Select batch rows of a decoder state (beam search keeps, drops and copies hypotheses).
 
-        The attention memory and mask of a row depend only on its source sentence. ``extras["memory_rows"]``
-        records which original row's memory each row holds; when a selection leaves every row on the
-        same source as before (beam search following parents within each sentence's beam), the memory
-        and mask are kept as they are instead of being copied at every step.
+        The RNN state and the input-feeding vector belong to the hypothesis and always follow ``index``.
+        The attention memory, mask and keys of a row depend only on its source sentence.
+        ``extras["memory_rows"]`` records which original row's memory each row holds; when a selection
+        leaves every row on the same source as before (beam search following parents within each
+        sentence's beam), they are kept as they are instead of being copied at every step.
         """
+        def select(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.index_select(0, index)
+
         rnn = map_state(state.rnn, lambda s: s.index_select(1, index))
         if state.memory is None:
-            return DecoderState(rnn=rnn, mask=None if state.mask is None else state.mask.index_select(0, index),
-                                extras=state.extras)
+            return DecoderState(rnn=rnn, mask=select(state.mask), feed=select(state.feed), extras=state.extras)
         rows = state.extras.get("memory_rows")
         if rows is None:
             rows = torch.arange(state.memory.size(0), device=index.device)
         new_rows = rows.index_select(0, index)
         if new_rows.shape == rows.shape and torch.equal(new_rows, rows):
-            memory, mask = state.memory, state.mask
+            memory, mask, keys = state.memory, state.mask, state.keys
         else:
-            memory = state.memory.index_select(0, index)
-            mask = None if state.mask is None else state.mask.index_select(0, index)
-        return DecoderState(rnn=rnn, memory=memory, mask=mask, extras={**state.extras, "memory_rows": new_rows})
+            memory, mask, keys = select(state.memory), select(state.mask), select(state.keys)
+        return DecoderState(rnn=rnn, memory=memory, mask=mask, keys=keys, feed=select(state.feed),
+                            extras={**state.extras, "memory_rows": new_rows})
 
     # ----------------------------------------------------------------------------------- training
     def forward(
@@ -199,28 +265,40 @@ class Seq2Seq(nn.Module):
         """
         state = self.init_decoder_state(self.encode(src, src_lengths))
         if teacher_forcing_ratio >= 1.0:
-            outputs, _ = self.decoder(self.dropout(self.tgt_embedding(tgt_in)), state.rnn)
-            attended = self._attend(outputs, state)
-            if positions is not None:
-                attended = attended[positions]
-            attended = self.dropout(attended)
+            embedded = self.dropout(self.tgt_embedding(tgt_in))
+            if self._steps_one_by_one:
+                attended = torch.cat(self._teacher_forced_steps(embedded, state), dim=1)  # dropout applied
+                if positions is not None:
+                    attended = attended[positions]
+            else:  # one fused RNN call over the whole target
+                outputs, _ = self.decoder(embedded, state.rnn)
+                attended = self._attend(outputs, state)
+                if positions is not None:
+                    attended = attended[positions]
+                attended = self.dropout(attended)
             return attended if vectors else self._vocab_logits(attended)
         if vectors:
             raise ValueError("vectors=True needs teacher forcing (teacher_forcing_ratio = 1)")
         logits = self._forward_free_running(tgt_in, state, teacher_forcing_ratio)
         return logits if positions is None else logits[positions]
 
+    def _teacher_forced_steps(self, embedded: Tensor, state: DecoderState) -> list[Tensor]:
+        """The decoder one step at a time over embedded reference inputs [B, T, E]: T vectors [B, 1, H]."""
+        per_step = []
+        for t in range(embedded.size(1)):
+            step_vectors, state = self._decoder_step(embedded[:, t : t + 1], state)
+            per_step.append(step_vectors)
+        return per_step
+
     def _forward_free_running(self, tgt_in: Tensor, state: DecoderState, ratio: float) -> Tensor:
         logits_per_step = []
         inputs = tgt_in[:, 0]
-        rnn_state = state.rnn
         for t in range(tgt_in.size(1)):
             if t > 0:
                 use_reference = torch.rand(tgt_in.size(0), device=tgt_in.device) < ratio
                 predicted = logits_per_step[-1].argmax(dim=-1)
                 inputs = torch.where(use_reference, tgt_in[:, t], predicted)
             embedded = self.dropout(self.tgt_embedding(inputs.unsqueeze(1)))
-            outputs, rnn_state = self.decoder(embedded, rnn_state)
-            step_state = DecoderState(rnn=rnn_state, memory=state.memory, mask=state.mask)
-            logits_per_step.append(self._project(outputs, step_state).squeeze(1))
+            step_vectors, state = self._decoder_step(embedded, state)
+            logits_per_step.append(self._vocab_logits(step_vectors).squeeze(1))
         return torch.stack(logits_per_step, dim=1)

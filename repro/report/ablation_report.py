@@ -3,6 +3,11 @@
 Every variant is trained with every ablation seed. A table cell is mean ± std over seeds; each variant
 is compared with the main (reversed) model by paired bootstrap resampling on the test sentences, pooled
 over seeds (seed s of the variant is paired with seed s of the main model).
+
+A variant usually has fewer seeds than the main model, and a bootstrap over test sentences sees only the
+sentences' noise, not the seed's: a difference smaller than the main model's seed-to-seed spread (the
+standard deviation of its BLEU over all its seeds) is inconclusive whatever the bootstrap's p
+(:meth:`Ablations.decide`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from repro.evaluation.bootstrap import paired_bootstrap
 from repro.experiments import AXES, FORWARD, REVERSED, RunSpec, Variant
 from repro.layout import ResultsLayout
 from repro.report.bins import quantile_bins
+from repro.report.claims import verdict
 from repro.report.context import ReportContext
 from repro.report.figures import plot_binned_bleu, plot_curves
 from repro.report.tables import format_mean_std, write_table
@@ -37,6 +43,27 @@ class Ablations:
     def runs(self, variant: Variant) -> list[RunSpec]:
         return [self.plan.run(variant.name, seed) for seed in self.seeds]
 
+    def all_runs(self, variant: Variant) -> list[RunSpec]:
+        """Every run of a variant (the main and forward models have the paper's seeds besides the ablation's)."""
+        return self.plan.runs_of(variant.name)
+
+    def seed_spread(self) -> float:
+        """Standard deviation of the main model's BLEU over all its seeds, at the ablation beam (0 with one)."""
+        bleus = [bleu_from_stats(self.stats(run)) for run in self.all_runs(self.main)]
+        return float(np.std(bleus, ddof=1)) if len(bleus) > 1 else 0.0
+
+    def decide(self, difference: float, p_value: float | None, claimed_direction: int = 1) -> str:
+        """The verdict of a bootstrap-tested BLEU difference, with the seed rule: inconclusive when the
+        difference is within the main model's seed-to-seed spread, whatever p says."""
+        return verdict(difference, p_value, claimed_direction, seed_spread=self.seed_spread())
+
+    def converged(self, variants: list[Variant] | tuple[Variant, ...]) -> str:
+        """How many of the runs behind a comparison of variants stopped converged, as 'k/n'."""
+        return self.runs_converged([run for v in variants for run in self.runs(v)])
+
+    def runs_converged(self, runs: list[RunSpec]) -> str:
+        return self.ctx.cost(runs)["converged"]
+
     def stats(self, run: RunSpec) -> np.ndarray:
         if run not in self._stats:
             self._stats[run] = self.ctx.stats(self.plan.system(run, self.beam))
@@ -44,16 +71,34 @@ class Ablations:
 
     def pooled(self, variant: Variant) -> np.ndarray:
         """Per-sentence statistics of all seeds stacked: seed-major, so seed s rows pair across variants."""
-        return np.concatenate([self.stats(run) for run in self.runs(variant)])
+        return self.pooled_runs(self.runs(variant))
+
+    def pooled_runs(self, runs: list[RunSpec]) -> np.ndarray:
+        return np.concatenate([self.stats(run) for run in runs])
 
     def bleus(self, variant: Variant) -> list[float]:
-        return [bleu_from_stats(self.stats(run)) for run in self.runs(variant)]
+        return self.run_bleus(self.runs(variant))
+
+    def run_bleus(self, runs: list[RunSpec]) -> list[float]:
+        return [bleu_from_stats(self.stats(run)) for run in runs]
 
     def valid_ppls(self, variant: Variant) -> list[float]:
-        return [float(self.ctx.run_info(run)["best_valid_ppl"]) for run in self.runs(variant)]
+        return self.run_valid_ppls(self.runs(variant))
+
+    def run_valid_ppls(self, runs: list[RunSpec]) -> list[float]:
+        return [float(self.ctx.run_info(run)["best_valid_ppl"]) for run in runs]
 
     def compare(self, base: Variant, variant: Variant) -> dict:
-        return paired_bootstrap(self.pooled(base), self.pooled(variant), n_samples=self.samples, seed=12345)
+        return self.compare_runs(self.runs(base), self.runs(variant))
+
+    def compare_runs(self, base: list[RunSpec], runs: list[RunSpec]) -> dict:
+        """Paired bootstrap of ``runs`` against ``base`` (equal lengths: the i-th runs pair up)."""
+        return paired_bootstrap(self.pooled_runs(base), self.pooled_runs(runs), n_samples=self.samples, seed=12345)
+
+    def reversal_seeds(self) -> list[int]:
+        """The seeds with both a forward and a reversed run: the seed-level reversal comparison."""
+        reversed_seeds = {run.seed for run in self.all_runs(self.main)}
+        return [run.seed for run in self.all_runs(self.forward) if run.seed in reversed_seeds]
 
     def variants_on(self, axis: str) -> list[Variant]:
         return self.plan.variants_on(axis)
@@ -87,6 +132,7 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
             record["Δ BLEU vs main (pooled)"] = round(test["difference"], 2)
             record["95% CI of Δ"] = f"[{test['difference_ci'][0]:.2f}, {test['difference_ci'][1]:.2f}]"
             record["p (paired bootstrap)"] = round(test["p_value"], 4)
+            record["|Δ| > seed spread"] = "yes" if abs(test["difference"]) > ab.seed_spread() else "no"
         cost = ctx.cost(ab.runs(variant))
         record["parameters (M)"] = round(cost["parameters_M"] / len(ab.seeds), 3)
         record["train hours (all seeds)"] = round(cost["train_hours"], 3)
@@ -97,7 +143,10 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
     caption = (
         f"Ablation: {AXES[axis]}. BLEU is the paper's way (cased multi-bleu.pl, tokenized) at beam "
         f"{ab.beam}, mean ± std over seeds {ab.seeds}; Δ and p compare each variant with the main model by "
-        f"paired bootstrap resampling ({ab.samples} samples) over test sentences pooled over seeds. "
+        f"paired bootstrap resampling ({ab.samples} samples) over test sentences pooled over seeds. The main "
+        f"model's seed-to-seed spread (BLEU std over its {len(ab.all_runs(ab.main))} seeds) is "
+        f"{ab.seed_spread():.2f}: a smaller |Δ| is within seed noise, whatever p says. 'converged' counts the "
+        f"runs whose stop rule ended them (validation perplexity stopped improving), not the epoch ceiling. "
         f"{ctx.scale_note()}"
     )
     write_table(df, prefix, caption)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from repro.errors import ReproError
 from repro.io import atomic_write
-from repro.layout import CLAIMS, COMPARISON, FIGURES, PROVENANCE, TABLES
+from repro.layout import CLAIMS, COMPARISON, FIGURES, PROVENANCE, RUNS, TABLES
 
 # The stated tolerance where identical numbers cannot be expected: BLEU-like scores (BLEU, sacreBLEU,
 # chrF, differences and their intervals) within this many points; perplexities within this fraction;
@@ -295,8 +295,8 @@ def write_comparison(results: Path, reference: Path, experiment: str, run_dirs: 
     return comparison
 
 
-# What a committed reference holds: the run's tables, figures and claims, and its provenance.
-PUBLISHED = (TABLES, FIGURES, f"{CLAIMS}.md", CLAIMS_JSON, PROVENANCE)
+# What a committed reference holds: the run's tables, figures, claims, runs and its provenance.
+PUBLISHED = (TABLES, FIGURES, f"{CLAIMS}.md", CLAIMS_JSON, f"{RUNS}.csv", f"{RUNS}.md", PROVENANCE)
 
 
 def publish(results: Path, reference: Path) -> list[str]:

@@ -71,17 +71,17 @@ class ReportContext:
         return read_json(Path(self.layout.run_dir(run.name)) / "run.json")
 
     def scores(self, system: SystemSpec) -> dict[str, Any]:
-        return read_json(self.layout.scores(system.decoder.name, system.beam))
+        return read_json(self.layout.scores(system.decoder.name, system.search))
 
     def translations(self, system: SystemSpec, tokenized: bool = False) -> list[str]:
-        return read_text_lines(self.layout.translation(system.decoder.name, system.beam, tokenized),
+        return read_text_lines(self.layout.translation(system.decoder.name, system.search, tokenized),
                                missing_hint=MISSING_HINT)
 
     def stats(self, system: SystemSpec) -> np.ndarray:
         """Per-sentence multi-bleu statistics of a system's tokenized test translations."""
         hyps = self.translations(system, tokenized=True)
         if len(hyps) != len(self.refs_tok):
-            raise ReproError(f"{self.layout.translation(system.decoder.name, system.beam, True)}: {len(hyps)} "
+            raise ReproError(f"{self.layout.translation(system.decoder.name, system.search, True)}: {len(hyps)} "
                              f"lines, but the test set has {len(self.refs_tok)}")
         return sentence_stats(hyps, self.refs_tok)
 
@@ -100,6 +100,14 @@ class ReportContext:
             "parameters_M": sum(int(i.get("parameters", 0)) for i in infos) / 1e6,
         }
 
+    def _training_note(self) -> str:
+        main = self.plan.variants[REVERSED]
+        setting = lambda key: self.plan.setting(main, key)  # noqa: E731
+        if setting("train.early_stopping_patience") is None and not setting("train.min_lr"):
+            return f"{setting('train.epochs'):g} epochs"
+        return (f"trained to convergence (learning rate cut on validation plateaus, stopped when validation "
+                f"perplexity stopped improving; ceiling {setting('train.epochs'):g} epochs)")
+
     def scale_note(self) -> str:
         """One sentence on the scale of this run next to the paper's."""
         main = self.plan.variants[REVERSED]
@@ -110,7 +118,7 @@ class ReportContext:
         return (
             f"Experiment '{self.experiment}': data source {source_name}, {pairs} training pairs, vocabularies "
             f"{src_v}/{tgt_v}; model {setting('model.num_layers')}×{setting('model.hidden_size')} "
-            f"{setting('model.cell').upper()}, {setting('model.embedding_size')}-d embeddings; "
-            f"{setting('train.epochs'):g} epochs. The paper: WMT'14 En→Fr, 12M pairs, 160k/80k vocabularies, "
+            f"{setting('model.cell').upper()}, {setting('model.embedding_size')}-d embeddings; {self._training_note()}. "
+            f"The paper: WMT'14 En→Fr, 12M pairs, 160k/80k vocabularies, "
             f"4×1000 LSTM (384M parameters), 7.5 epochs, about 10 days on 8 GPUs."
         )

@@ -110,6 +110,14 @@ def decode_bf16_flag():
     return " --bf16" if DECODE.bf16 else ""
 
 
+def planned_system(wildcards):
+    """The plan's system that a translate or score job decodes (``{decoder}/{search}``)."""
+    return PLAN.systems[f"{wildcards.decoder}/{wildcards.search}"]
+
+
+SEARCHES = sorted({system.search for system in PLAN.systems.values()})
+
+
 def decoder_runs(wildcards):
     """Run directories decoded together: one run, or an ensemble's runs (the plan's decoder)."""
     if wildcards.decoder not in PLAN.decoders:
@@ -120,8 +128,8 @@ def decoder_runs(wildcards):
 def system_files(systems):
     """Scores and tokenized translations of ``systems`` (what the reports read)."""
     return {
-        "scores": [LAYOUT.scores(s.decoder.name, s.beam) for s in systems],
-        "translations": [LAYOUT.translation(s.decoder.name, s.beam, tokenized=True) for s in systems],
+        "scores": [LAYOUT.scores(s.decoder.name, s.search) for s in systems],
+        "translations": [LAYOUT.translation(s.decoder.name, s.search, tokenized=True) for s in systems],
     }
 
 

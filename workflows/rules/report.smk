@@ -94,12 +94,33 @@ rule ablations:
         "repro report ablations --config {input.config} --work {params.work} --out {params.results} > {log} 2>&1"
 
 
+rule runs_table:
+    """The evidence behind every table: one row per trained model with its variant, seed, stop reason,
+    best epoch and validation perplexity, wall time, tokens/s, device and precision."""
+    input:
+        config=step_config("report"),
+        runs=[LAYOUT.run_dir(run) for run in PLAN.runs],
+    output:
+        csv=report(f"{RESULTS.runs}.csv", caption="../report/runs.rst", category="Runs"),
+        md=f"{RESULTS.runs}.md",
+        tex=f"{RESULTS.runs}.tex",
+    params:
+        work=work_root,
+        results=results_root,
+    log:
+        LAYOUT.log("report", "runs"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "repro report runs --config {input.config} --work {params.work} --out {params.results} > {log} 2>&1"
+
+
 rule compare_reference:
     """Reproducibility check: compare every headline number and verdict of this run with the committed
     reference of the experiment (identical on the reference's platform, else within a stated tolerance)."""
     input:
         config=step_config("report"),
-        outputs=PAPER_OUTPUTS + ablation_outputs(),
+        outputs=PAPER_OUTPUTS + ablation_outputs() + [f"{RESULTS.runs}.csv"],
         runs=[LAYOUT.run_dir(run) for run in PLAN.runs],
         reference=reference_files,
     output:

@@ -6,16 +6,16 @@ rule score:
     """§3.6: score one system's test translations: cased multi-bleu.pl BLEU on tokenized text as the
     paper scored, sacreBLEU and chrF on detokenized text."""
     input:
-        hyp=LAYOUT.translation("{decoder}", "{beam}"),
-        tok=LAYOUT.translation("{decoder}", "{beam}", tokenized=True),
+        hyp=LAYOUT.translation("{decoder}", "{search}"),
+        tok=LAYOUT.translation("{decoder}", "{search}", tokenized=True),
         data=LAYOUT.data_dir,
     output:
-        scores=LAYOUT.scores("{decoder}", "{beam}"),
+        scores=LAYOUT.scores("{decoder}", "{search}"),
     log:
-        LAYOUT.log("score", "{decoder}/beam{beam}"),
+        LAYOUT.log("score", "{decoder}/{search}"),
     wildcard_constraints:
         decoder=one_of(PLAN.decoders),
-        beam="[0-9]+",
+        search=one_of(SEARCHES),
     conda:
         "../../environment.yml"
     shell:

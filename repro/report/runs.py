@@ -1,0 +1,44 @@
+"""``runs.csv``: the evidence behind every table, one row per trained model.
+
+Each row says which variant and seed a run is, why its training stopped (``converged``: the stop rule
+saw validation perplexity stop improving; ``epoch_limit`` / ``step_limit``: the ceiling came first),
+where its best checkpoint was, and what it cost on which device in which precision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from repro.report.context import ReportContext
+from repro.report.tables import write_table
+
+
+def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
+    records = []
+    for run in ctx.plan.runs.values():
+        info = ctx.run_info(run)
+        records.append({
+            "name": run.name,
+            "variant": run.variant.name,
+            "axis": run.variant.axis,
+            "seed": run.seed,
+            "stop reason": info.get("stop_reason") or "not recorded",
+            "best epoch": info.get("best_epoch"),
+            "best valid perplexity": info.get("best_valid_ppl"),
+            "steps": info.get("step"),
+            "wall time (s)": info.get("wall_time_s"),
+            "tokens/s": info.get("tokens_per_s"),
+            "device": (info.get("environment") or {}).get("device_name") or info.get("device"),
+            "dtype": "bf16" if info.get("bf16") else "fp32",
+            "parameters": info.get("parameters"),
+        })
+    df = pd.DataFrame.from_records(records)
+    converged = int((df["stop reason"] == "converged").sum()) if len(df) else 0
+    caption = (f"Every model of experiment '{ctx.experiment}': {converged} of {len(df)} stopped converged (their "
+               "stop rule saw validation perplexity stop improving); 'epoch_limit' or 'step_limit' means the "
+               "ceiling came first. Best epoch and perplexity are those of the checkpoint every table decodes "
+               f"(selected on validation data). {ctx.scale_note()}")
+    write_table(df, prefix, caption)
+    return df
