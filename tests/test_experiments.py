@@ -102,6 +102,8 @@ def test_attention_ablation_trains_the_configured_form_default_luong_with_input_
     assert not bahdanau.setting("attention", "model.input_feeding")
     with pytest.raises(ReproError, match="attention_form"):
         plan({"ablations": {**base["ablations"], "attention_form": "dot"}})
+    reversed_only = plan({"ablations": {**base["ablations"], "attention_forward": False}})
+    assert [v.name for v in reversed_only.variants_on("attention")] == ["attention"]
 
 
 def test_beam_table_adds_the_fairseq_convention_at_the_widest_beam():

@@ -73,12 +73,12 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path) -> None:
     shutil.copytree(REPO / "results" / "reference" / "demo", wf / "results" / "reference" / "demo")
     proc = snakemake(wf, "-n", "-p", "--cores", "2")
     counts = job_counts(proc.stdout)
-    # The paper's 3 reversed + 2 forward models and 10 ablation variants with one seed: 15 models, each
+    # The paper's 3 reversed + 1 forward models and 8 ablation variants with one seed: 12 models, each
     # main-recipe model with a test perplexity. Decoding: 5 beams x (single, ensemble of 2, of 3) +
     # fairseq's convention at beam 12 (single, ensemble of 3) + forward at beams 1/2/12 = 20 paper
-    # systems, plus every run at the ablation beam 2 (15) minus the 2 already decoded.
-    assert counts["prepare"] == 1 and counts["train"] == 15 and counts["perplexity"] == 5
-    assert counts["translate"] == counts["score"] == 20 + 15 - 2
+    # systems, plus every run at the ablation beam 2 (12) minus the 2 already decoded.
+    assert counts["prepare"] == 1 and counts["train"] == 12 and counts["perplexity"] == 4
+    assert counts["translate"] == counts["score"] == 20 + 12 - 2
     assert counts["paper_table"] == 4  # Table 1, the reversal table, the beam table, Table 2
     for rule in ("figure3", "figure2", "ablations", "runs_table", "compare_reference", "all"):
         assert counts[rule] == 1, rule
@@ -168,7 +168,7 @@ def test_slurm_profile_dry_run(wf: Path) -> None:
     )
     # A dry run caps threads at --cores (1 unless given); on the cluster they are not capped.
     proc = snakemake(wf, "--profile", "workflows/profiles/slurm", "-n", "--cores", "16")
-    assert job_counts(proc.stdout)["train"] == 15
+    assert job_counts(proc.stdout)["train"] == 12
     prepare = proc.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
     assert "threads: 8" in prepare
     assert "mem_mb=16000" in prepare and "runtime=720" in prepare
