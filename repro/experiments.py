@@ -58,6 +58,11 @@ class PaperConfig:
     beam_table_fairseq_row: bool = True
     figure_beam: int = 12
 
+    @property
+    def fairseq_row_beam(self) -> int | None:
+        """The beam of the beam table's fairseq-convention row (the widest), or None without that row."""
+        return max(self.beam_table_beams) if self.beam_table_fairseq_row and self.beam_table_beams else None
+
     def __post_init__(self) -> None:
         if not self.reversed_seeds or not self.forward_seeds:
             raise ConfigError("config section 'paper': reversed_seeds and forward_seeds must not be empty")
@@ -244,10 +249,13 @@ class Plan:
     def ablation_systems(self) -> list[SystemSpec]:
         """The single-run systems at the ablation beam that the ablation report compares: every ablation
         seed of every variant, and every run of the paper's reversed and forward variants."""
-        seeds = set(self.ablations.seeds)
         return [s for s in self.systems.values() if self.ablations.enabled and s.beam == self.ablations.beam
-                and not s.decoder.is_ensemble
-                and (s.runs[0].seed in seeds or s.runs[0].variant.axis == PAPER_AXIS)]
+                and not s.decoder.is_ensemble and s.min_len == 0 and self.decoded_at_ablation_beam(s.runs[0])]
+
+    def decoded_at_ablation_beam(self, run: RunSpec) -> bool:
+        """Every ablation seed of every variant, and every run of the paper's two variants (the main
+        model's seed-to-seed spread and the seed-level reversal comparison are measured there too)."""
+        return run.seed in self.ablations.seeds or run.variant.axis == PAPER_AXIS
 
     def ablation_axes(self) -> list[str]:
         return [axis for axis in AXES if self.variants_on(axis)]
@@ -318,10 +326,10 @@ def plan(config: dict[str, Any]) -> Plan:
         add_system(result.single(REVERSED), beam)
         for size in paper.ensembles:
             add_system(result.ensemble(size), beam)
-    if paper.beam_table_fairseq_row and paper.beam_table_beams:
-        add_system(result.single(REVERSED), max(paper.beam_table_beams), FAIRSEQ_MIN_LEN)
+    if paper.fairseq_row_beam is not None:
+        add_system(result.single(REVERSED), paper.fairseq_row_beam, FAIRSEQ_MIN_LEN)
         if paper.ensembles:
-            add_system(result.ensemble(max(paper.ensembles)), max(paper.beam_table_beams), FAIRSEQ_MIN_LEN)
+            add_system(result.ensemble(max(paper.ensembles)), paper.fairseq_row_beam, FAIRSEQ_MIN_LEN)
     for beam in sorted({paper.figure_beam, *paper.table1_beams}):
         add_system(result.single(FORWARD), beam)
 
@@ -357,9 +365,7 @@ def plan(config: dict[str, Any]) -> Plan:
             if ablations.attention_forward:
                 add_variant("attention-forward", "attention", f"{label}, forward source",
                             {**form, "model.reverse_source": False}, seeds)
-        # Every ablation run, and every run of the paper's two variants (the main model's seed-to-seed
-        # spread and the seed-level reversal comparison are measured at the ablation beam too).
         for run in list(result.runs.values()):
-            if run.seed in seeds or run.variant.axis == PAPER_AXIS:
+            if result.decoded_at_ablation_beam(run):
                 add_system(Decoder((run,)), ablations.beam)
     return result

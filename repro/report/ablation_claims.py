@@ -52,7 +52,7 @@ def reversal(ab: Ablations) -> ClaimRow:
     bleu_forward, bleu_reversed = ab.run_bleus(forward), ab.run_bleus(reversed_)
     m = {"seeds": seeds, "bleu_forward": bleu_forward, "bleu_reversed": bleu_reversed,
          "seeds_reversed_better": sum(r > f for f, r in zip(bleu_forward, bleu_reversed)),
-         "difference": test["difference"], "ci": _ci(test["difference_ci"]), "seed_spread": ab.seed_spread(),
+         "difference": test["difference"], "ci": _ci(test["difference_ci"]), "seed_spread": ab.seed_spread,
          "valid_ppl_forward": ab.run_valid_ppls(forward), "valid_ppl_reversed": ab.run_valid_ppls(reversed_)}
     ours = (f"BLEU {_fmt(m['bleu_forward'])} → {_fmt(m['bleu_reversed'])} over seeds {seeds} (Δ "
             f"{m['difference']:+.2f}, 95% CI [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]; reversed better on "

@@ -12,6 +12,7 @@ standard deviation of its BLEU over all its seeds) is inconclusive whatever the 
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ class Ablations:
         """Every run of a variant (the main and forward models have the paper's seeds besides the ablation's)."""
         return self.plan.runs_of(variant.name)
 
+    @cached_property
     def seed_spread(self) -> float:
         """Standard deviation of the main model's BLEU over all its seeds, at the ablation beam (0 with one)."""
         bleus = [bleu_from_stats(self.stats(run)) for run in self.all_runs(self.main)]
@@ -55,7 +57,7 @@ class Ablations:
     def decide(self, difference: float, p_value: float | None, claimed_direction: int = 1) -> str:
         """The verdict of a bootstrap-tested BLEU difference, with the seed rule: inconclusive when the
         difference is within the main model's seed-to-seed spread, whatever p says."""
-        return verdict(difference, p_value, claimed_direction, seed_spread=self.seed_spread())
+        return verdict(difference, p_value, claimed_direction, seed_spread=self.seed_spread)
 
     def converged(self, variants: list[Variant] | tuple[Variant, ...]) -> str:
         """How many of the runs behind a comparison of variants stopped converged, as 'k/n'."""
@@ -132,7 +134,7 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
             record["Δ BLEU vs main (pooled)"] = round(test["difference"], 2)
             record["95% CI of Δ"] = f"[{test['difference_ci'][0]:.2f}, {test['difference_ci'][1]:.2f}]"
             record["p (paired bootstrap)"] = round(test["p_value"], 4)
-            record["|Δ| > seed spread"] = "yes" if abs(test["difference"]) > ab.seed_spread() else "no"
+            record["|Δ| > seed spread"] = "yes" if abs(test["difference"]) > ab.seed_spread else "no"
         cost = ctx.cost(ab.runs(variant))
         record["parameters (M)"] = round(cost["parameters_M"] / len(ab.seeds), 3)
         record["train hours (all seeds)"] = round(cost["train_hours"], 3)
@@ -145,7 +147,7 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
         f"{ab.beam}, mean ± std over seeds {ab.seeds}; Δ and p compare each variant with the main model by "
         f"paired bootstrap resampling ({ab.samples} samples) over test sentences pooled over seeds. The main "
         f"model's seed-to-seed spread (BLEU std over its {len(ab.all_runs(ab.main))} seeds) is "
-        f"{ab.seed_spread():.2f}: a smaller |Δ| is within seed noise, whatever p says. 'converged' counts the "
+        f"{ab.seed_spread:.2f}: a smaller |Δ| is within seed noise, whatever p says. 'converged' counts the "
         f"runs whose stop rule ended them (validation perplexity stopped improving), not the epoch ceiling. "
         f"{ctx.scale_note()}"
     )

@@ -100,9 +100,11 @@ class ReportContext:
             "parameters_M": sum(int(i.get("parameters", 0)) for i in infos) / 1e6,
         }
 
+    def _main_setting(self, key: str) -> Any:
+        return self.plan.setting(self.plan.variants[REVERSED], key)
+
     def _training_note(self) -> str:
-        main = self.plan.variants[REVERSED]
-        setting = lambda key: self.plan.setting(main, key)  # noqa: E731
+        setting = self._main_setting
         if setting("train.early_stopping_patience") is None and not setting("train.min_lr"):
             return f"{setting('train.epochs'):g} epochs"
         return (f"trained to convergence (learning rate cut on validation plateaus, stopped when validation "
@@ -110,8 +112,7 @@ class ReportContext:
 
     def scale_note(self) -> str:
         """One sentence on the scale of this run next to the paper's."""
-        main = self.plan.variants[REVERSED]
-        setting = lambda key: self.plan.setting(main, key)  # noqa: E731
+        setting = self._main_setting
         pairs = self.meta.get("splits", {}).get("train", "?")
         src_v, tgt_v = self.meta.get("src_vocab_size", "?"), self.meta.get("tgt_vocab_size", "?")
         source_name = self.meta.get("source", "?")

@@ -139,8 +139,8 @@ def beam_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
     sizes = ctx.plan.paper.ensembles
     records = []
     searches = [(beam, 0) for beam in ctx.plan.paper.beam_table_beams]
-    if ctx.plan.paper.beam_table_fairseq_row and searches:
-        searches.append((max(ctx.plan.paper.beam_table_beams), FAIRSEQ_MIN_LEN))
+    if ctx.plan.paper.fairseq_row_beam is not None:
+        searches.append((ctx.plan.paper.fairseq_row_beam, FAIRSEQ_MIN_LEN))
     for beam, min_len in searches:
         # The first column names the row (what a comparison with the reference matches rows by).
         record: dict = {"search": f"beam {beam}, {FAIRSEQ_SEARCH if min_len else PAPER_SEARCH}", "beam": beam}
