@@ -221,3 +221,49 @@ def test_checkpoint_without_input_feeding_loads_as_before():
     with torch.no_grad():
         torch.testing.assert_close(loaded(BATCH_SRC, BATCH_LEN, BATCH_TGT), model(BATCH_SRC, BATCH_LEN, BATCH_TGT),
                                    atol=0, rtol=0)
+
+
+
+def _memory_gradient(attention: str, bf16: bool) -> torch.Tensor:
+    """The gradient that reaches the encoder's outputs from a loss on one attention step, with two source
+    positions whose scores (about 5,600) are 4 apart: fp32 weighs them 0.02 / 0.98, bf16 (steps of 32
+    there) makes them a tie."""
+    from repro.models.seq2seq import DecoderState
+
+    model = tiny(attention=attention)
+    hidden = model.config.hidden_size
+    memory = torch.zeros(1, 2, hidden)
+    memory[0, :, 0] = 1.0
+    with torch.no_grad():
+        for module in (model.attention_combine, model.attention_score if attention == "luong" else model.attention_v):
+            module.weight.zero_()
+        model.attention_combine.weight[:, :hidden] = torch.eye(hidden)  # h~ = tanh(c_t): the weights show
+        if attention == "luong":
+            model.attention_score.weight[0, 0], model.attention_score.weight[1, 1] = 1000.0, 1000.0
+        else:
+            model.attention_query.weight.zero_()
+            model.attention_v.weight[0, 1] = 8000.0
+    memory[0, :, 1] = torch.tensor([2.5, 2.515625])  # bf16-exact inputs; Luong: scores 5625 and 5628.9
+    memory.requires_grad_(True)
+    outputs = torch.zeros(1, 1, hidden)
+    outputs[0, 0, 0], outputs[0, 0, 1] = 5.0, 0.25
+    keys = torch.zeros(1, 2, hidden)
+    keys[0, :, 1] = torch.tensor([0.8673, 0.8680])  # Bahdanau: scores 8000 tanh(k) = 5600.2 and 5603.6
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    state = DecoderState(rnn=torch.zeros(2, 1, hidden), memory=memory, mask=mask, keys=keys)
+    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        if attention == "luong":
+            attended = model._attend(outputs, state)
+        else:
+            attended = model._combine(model._bahdanau_context(state), outputs)
+    torch.manual_seed(0)
+    (attended.float() * torch.randn(attended.shape)).sum().backward()
+    return memory.grad
+
+
+@pytest.mark.parametrize("attention", ["luong", "bahdanau"])
+def test_cpu_bf16_attention_gradients_follow_fp32_when_scores_are_large(attention):
+    # A trained Luong model's scores reach thousands (Multi30k: median 6,000). Scored in bf16, near-equal
+    # scores there become ties, and the gradient reaching the encoder is wrong.
+    fp32, bf16 = _memory_gradient(attention, False), _memory_gradient(attention, True)
+    assert ((bf16 - fp32).norm() / fp32.norm()).item() < 0.02  # scored in bf16: 0.69

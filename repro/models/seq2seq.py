@@ -77,6 +77,17 @@ def map_state(state: RNNState, fn) -> RNNState:
     return fn(state)
 
 
+def full_precision(like: Tensor) -> torch.autocast:
+    """Autocast off on ``like``'s device: attention scores, weights and context run in fp32 under bf16 autocast.
+
+    A trained Luong model's scores reach thousands (median |score| 6,000 on Multi30k), where bf16 keeps
+    steps of 32, and CPU autocast, unlike CUDA's, also leaves the softmax in bf16: the attention then
+    collapses to one-hot and its gradients come out wrong (the encoder's off by 5 times their norm), so
+    attention models trained on a CPU in bf16 learned far slower than the same models on a GPU.
+    """
+    return torch.autocast(device_type=like.device.type, enabled=False)
+
+
 def top_hidden(state: RNNState) -> Tensor:
     """The top layer's hidden state [B, H] (h, not an LSTM's cell c): Bahdanau's attention query s_{t-1}."""
     return (state[0] if isinstance(state, tuple) else state)[-1]
@@ -173,19 +184,23 @@ class Seq2Seq(nn.Module):
         """Luong (after the RNN step): top-layer outputs [B, T, H] -> h~_t [B, T, H]; unchanged without attention."""
         if self.config.attention == "luong":
             assert state.memory is not None and state.mask is not None
-            scores = torch.bmm(self.attention_score(outputs), state.memory.transpose(1, 2))  # [B, T, S]
-            scores = scores.masked_fill(~state.mask.unsqueeze(1), -math.inf)
-            weights = torch.softmax(scores, dim=-1)
-            outputs = self._combine(torch.bmm(weights, state.memory), outputs)
+            with full_precision(outputs):
+                memory = state.memory.float()
+                scores = torch.bmm(self.attention_score(outputs.float()), memory.transpose(1, 2))  # [B, T, S]
+                weights = torch.softmax(scores.masked_fill(~state.mask.unsqueeze(1), -math.inf), dim=-1)
+                context = torch.bmm(weights, memory)
+            outputs = self._combine(context, outputs)
         return outputs
 
     def _bahdanau_context(self, state: DecoderState) -> Tensor:
         """Bahdanau (before the RNN step): c_t [B, 1, H] from the query s_{t-1}, the top layer of ``state.rnn``."""
         assert state.memory is not None and state.mask is not None and state.keys is not None
-        query = self.attention_query(top_hidden(state.rnn)).unsqueeze(1)  # W s_{t-1}: [B, 1, H]
-        scores = self.attention_v(torch.tanh(query + state.keys)).squeeze(2)  # [B, S]
-        weights = torch.softmax(scores.masked_fill(~state.mask, -math.inf), dim=-1)
-        return torch.bmm(weights.unsqueeze(1), state.memory)
+        query_input = top_hidden(state.rnn)
+        with full_precision(query_input):
+            query = self.attention_query(query_input.float()).unsqueeze(1)  # W s_{t-1}: [B, 1, H]
+            scores = self.attention_v(torch.tanh(query + state.keys.float())).squeeze(2)  # [B, S]
+            weights = torch.softmax(scores.masked_fill(~state.mask, -math.inf), dim=-1)
+            return torch.bmm(weights.unsqueeze(1), state.memory.float())
 
     def _decoder_step(self, embedded: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One step on embedded inputs [B, 1, E]: the vectors the output layer reads [B, 1, H] (after
