@@ -53,9 +53,9 @@ class EncoderOutput:
 class DecoderState:
     rnn: RNNState
     # Per source sentence (attention only): reorder_state copies them only when rows change sentence.
-    memory: Tensor | None = None  # [B, S, H] encoder top-layer outputs h_j, fp32
+    memory: Tensor | None = None  # [B, S, H] encoder top-layer outputs h_j
     mask: Tensor | None = None  # [B, S] True at real source positions
-    keys: Tensor | None = None  # [B, S, H] U h_j (bahdanau), fp32, precomputed once per source
+    keys: Tensor | None = None  # [B, S, H] U h_j (bahdanau), precomputed once per source
     # Per hypothesis, changes every step (input feeding): h~_{t-1}, the vector the output layer last read.
     feed: Tensor | None = None  # [B, H]
     extras: dict = field(default_factory=dict)
@@ -164,10 +164,9 @@ class Seq2Seq(nn.Module):
         c = self.config
         if c.attention == "none":
             return DecoderState(rnn=encoded.state)
-        # Attention reads the memory and keys in fp32 (full_precision); converted once here, not at every step.
-        state = DecoderState(rnn=encoded.state, memory=encoded.memory.float(), mask=encoded.mask)
+        state = DecoderState(rnn=encoded.state, memory=encoded.memory, mask=encoded.mask)
         if c.attention == "bahdanau":
-            state.keys = self.attention_key(encoded.memory).float()  # U h_j: the same at every step
+            state.keys = self.attention_key(encoded.memory)  # U h_j: the same at every step
         if c.input_feeding:
             state.feed = encoded.memory.new_zeros(encoded.memory.size(0), c.hidden_size)  # nothing yet at t = 1
         return state
@@ -186,9 +185,10 @@ class Seq2Seq(nn.Module):
         if self.config.attention == "luong":
             assert state.memory is not None and state.mask is not None
             with full_precision(outputs):
-                scores = torch.bmm(self.attention_score(outputs.float()), state.memory.transpose(1, 2))  # [B, T, S]
+                memory = state.memory.float()
+                scores = torch.bmm(self.attention_score(outputs.float()), memory.transpose(1, 2))  # [B, T, S]
                 weights = torch.softmax(scores.masked_fill(~state.mask.unsqueeze(1), -math.inf), dim=-1)
-                context = torch.bmm(weights, state.memory)
+                context = torch.bmm(weights, memory)
             outputs = self._combine(context, outputs)
         return outputs
 
@@ -198,9 +198,9 @@ class Seq2Seq(nn.Module):
         query_input = top_hidden(state.rnn)
         with full_precision(query_input):
             query = self.attention_query(query_input.float()).unsqueeze(1)  # W s_{t-1}: [B, 1, H]
-            scores = self.attention_v(torch.tanh(query + state.keys)).squeeze(2)  # [B, S]
+            scores = self.attention_v(torch.tanh(query + state.keys.float())).squeeze(2)  # [B, S]
             weights = torch.softmax(scores.masked_fill(~state.mask, -math.inf), dim=-1)
-            return torch.bmm(weights.unsqueeze(1), state.memory)
+            return torch.bmm(weights.unsqueeze(1), state.memory.float())
 
     def _decoder_step(self, embedded: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One step on embedded inputs [B, 1, E]: the vectors the output layer reads [B, 1, H] (after
