@@ -223,7 +223,6 @@ def test_checkpoint_without_input_feeding_loads_as_before():
                                    atol=0, rtol=0)
 
 
-
 def _memory_gradient(attention: str, bf16: bool) -> torch.Tensor:
     """The gradient that reaches the encoder's outputs from a loss on one attention step, with two source
     positions whose scores (about 5,600) are 4 apart: fp32 weighs them 0.02 / 0.98, bf16 (steps of 32
