@@ -1,8 +1,10 @@
 """Where the gradient goes with and without the Luong attention layer: a training diagnostic.
 
-Not a speed benchmark: it explains a result of the ablations. At the demo and Multi30k recipes the
-attention decoder (``model.attention: luong``: general score, tanh(W_c [context; h]), no input feeding)
-trains more slowly than the plain encoder–decoder. This trains both from the same seed on the same
+Not a speed benchmark: a look at the start of training. Over its first few hundred steps the attention
+decoder (``model.attention: luong``: general score, tanh(W_c [context; h]), no input feeding) trains
+more slowly than the plain encoder–decoder; trained to convergence it is far better (README). Runs in
+fp32, so the bf16 attention-precision bug fixed in ``repro.models.seq2seq.full_precision`` never
+touched it. This trains both from the same seed on the same
 batches of a prepared data directory (the real trainer's ``training_step``, Adam, clipping at 5) and
 prints, per module, the mean gradient norm before clipping, and the training perplexity of the last
 50 steps.

@@ -117,7 +117,7 @@ rule runs_table:
 
 rule compare_reference:
     """Reproducibility check: compare every headline number and verdict of this run with the committed
-    reference of the experiment (identical on the reference's platform, else within a stated tolerance)."""
+    reference of the experiment (identical on the reference's platform; elsewhere the same verdicts)."""
     input:
         config=step_config("report"),
         outputs=PAPER_OUTPUTS + ablation_outputs() + [f"{RESULTS.runs}.csv"],
