@@ -7,11 +7,9 @@ tokens/s, device) are not compared, since wall time is not a result, nor are the
 What to expect is decided from the two runs' provenance (``provenance.json``): on the same kind of CPU
 with the same torch and thread count, training and decoding are deterministic for a seed, so every number
 must be identical. Anywhere else (another CPU type, a GPU, another torch) floating-point sums run in
-another order and a model trained to convergence ends at another optimum, as another seed would: the demo
-regenerated on an AMD EPYC (AVX512-BF16) against a reference made on an Intel Xeon (AMX), the same code
-for every model without attention, moved 113 of 290 numbers beyond ``TOLERANCE`` (the GRU's BLEU 50.1 ->
-67.0), while every verdict the code change did not touch agreed. There, the verdicts must agree; each
-number's difference is listed, and marked close when within ``TOLERANCE``, for the reader to judge.
+another order and a model trained to convergence ends at another optimum, as another seed would (the
+README gives the measured size of it). There, the verdicts must agree; each number's difference is
+listed, and marked close when within ``TOLERANCE``, for the reader to judge.
 """
 
 from __future__ import annotations
