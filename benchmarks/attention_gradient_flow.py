@@ -3,11 +3,11 @@
 Not a speed benchmark: a look at the start of training. Over its first few hundred steps the attention
 decoder (``model.attention: luong``: general score, tanh(W_c [context; h]), no input feeding) trains
 more slowly than the plain encoder–decoder; trained to convergence it is far better (README). Runs in
-fp32, so the bf16 attention-precision bug fixed in ``repro.models.seq2seq.full_precision`` never
+fp32, so the bf16 attention-precision bug fixed in ``repro.models.attention.full_precision`` never
 touched it. This trains both from the same seed on the same
 batches of a prepared data directory (the real trainer's ``training_step``, Adam, clipping at 5) and
-prints, per module, the mean gradient norm before clipping, and the training perplexity of the last
-50 steps.
+prints, per module (``attention.score`` is W_a), the mean gradient norm before clipping, and the
+training perplexity of the last 50 steps.
 
     python benchmarks/attention_gradient_flow.py [--data work/demo/data] [--steps 300] [--batch 64]
         [--layers 2] [--hidden 128] [--embedding 64] [--lr 0.003] [--threads 1]
@@ -33,12 +33,13 @@ from repro.train.step import make_optimizer, training_step
 
 
 def module_norms(model: torch.nn.Module, scale: float) -> dict[str, float]:
-    """Gradient norm per top-level module, rescaled to before clipping (clipping scales all alike)."""
+    """Gradient norm per module that owns parameters (``decoder``, ``attention.score``), rescaled to before
+    clipping (clipping scales all alike)."""
     squares: dict[str, float] = {}
     for name, param in model.named_parameters():
         if param.grad is not None:
-            top = name.split(".")[0]
-            squares[top] = squares.get(top, 0.0) + float(param.grad.norm()) ** 2
+            owner = name.rsplit(".", 1)[0]
+            squares[owner] = squares.get(owner, 0.0) + float(param.grad.norm()) ** 2
     return {name: scale * math.sqrt(value) for name, value in squares.items()}
 
 
@@ -99,7 +100,7 @@ def main() -> None:
     print(json.dumps({"benchmark": "attention_gradient_flow", "ppl_none": round(results["none"]["ppl_last50"], 2),
                       "ppl_luong": round(results["luong"]["ppl_last50"], 2),
                       "decoder_grad_ratio_luong_vs_none": round(decoder_ratio, 3),
-                      "attention_score_grad": round(results["luong"]["grad_norm"]["attention_score"], 5)}))
+                      "attention_score_grad": round(results["luong"]["grad_norm"]["attention.score"], 5)}))
 
 
 if __name__ == "__main__":

@@ -230,7 +230,7 @@ def main() -> None:
             outputs: dict[str, Any] = {}
             for r in range(args.rounds):
                 shift = r % len(contenders)
-                for label, ids, fn in contenders[shift:] + contenders[:shift]:
+                for label, _ids, fn in contenders[shift:] + contenders[:shift]:
                     out, elapsed = timed(fn)
                     times[label].append(elapsed)
                     outputs.setdefault(label, out)

@@ -36,8 +36,8 @@ status train_paper $?
 cp "$runs/paper/run.json" "$out/paper-run.json" 2>/dev/null
 
 start=$(date +%s.%N)
-timeout 60 python3 -m repro.cli translate --model "$runs/paper" --device $device --bf16 --beam 12 --batch-size 64 \
-  --quiet --input "$data/test.raw.src" --output "$out/paper-test-beam12.txt"
+timeout 60 python3 -m repro.cli translate --model "$runs/paper" --set decode.device=$device --set decode.bf16=true \
+  --set decode.batch_size=64 --beam 12 --quiet --input "$data/test.raw.src" --output "$out/paper-test-beam12.txt"
 status translate_paper $?
 echo "translate seconds: $(python3 -c "import time; print(round(time.time() - $start, 1))")" | tee "$out/translate-seconds.txt"
 timeout 30 python3 -m repro.cli score --hyp "$out/paper-test-beam12.txt" --ref "$data/test.raw.tgt" \

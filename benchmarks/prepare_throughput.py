@@ -42,10 +42,10 @@ def _prepare_child(data: str, workers: int, limit: int | None, queue) -> None:
 
 
 def _prepare_measured(data: str, workers: int, limit: int | None, queue) -> None:
+    import sacremoses  # noqa: F401  (import cost is not preparation cost)
+
     from repro.data.config import PrepareConfig
     from repro.data.prepare import prepare
-
-    import sacremoses  # noqa: F401  (import cost is not preparation cost)
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = usage.ru_utime + usage.ru_stime

@@ -151,11 +151,11 @@ def main() -> None:
             torch.manual_seed(0)
             model = Seq2Seq(ModelConfig(vocab, vocab, embedding_size=hidden, hidden_size=hidden, num_layers=layers))
             opt = make_optimizer(model, TrainConfig(lr=0.1))
-            contenders[f"repro_{dtype}"] = (lambda m=model, o=opt, b=bf16: training_step(m, o, batch, clip_norm=5.0,
+            contenders[f"repro_{dtype}"] = (lambda m=model, o=opt, b=bf16, x=batch: training_step(m, o, x, clip_norm=5.0,
                                                                                           bf16=b))
             plain = PlainSeq2Seq(vocab, hidden, layers)
             plain_opt = torch.optim.SGD(plain.parameters(), lr=0.1)
-            contenders[f"plain_{dtype}"] = lambda m=plain, o=plain_opt, b=bf16: plain_step(m, o, batch, b)
+            contenders[f"plain_{dtype}"] = lambda m=plain, o=plain_opt, b=bf16, x=batch: plain_step(m, o, x, b)
         step_s = time_alternating(contenders, args.steps, args.rounds)
         key = f"{layers}x{hidden}"
         row = {name: {"step_s": s, "tokens_per_s": batch.num_tgt_tokens / s,

@@ -18,10 +18,22 @@ def test_every_subcommand_is_registered():
     assert sorted(_subparsers(build_parser())) == sorted(COMMANDS)
 
 
+def test_every_subcommand_says_what_it_does_in_the_command_list(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = capsys.readouterr().out
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {choice.dest: choice.help for choice in action._choices_actions}
+    assert sorted(helps) == sorted(COMMANDS)
+    for command, text in helps.items():
+        assert text and len(text.split()) >= 4, f"repro {command}: no one-line help in `repro --help`"
+        assert " ".join(text.split()[:4]) in " ".join(listing.split()), f"repro {command}: help not listed"
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_option_has_help(command):
     sub = _subparsers(build_parser())[command]
-    assert sub.description or sub.format_usage()
+    assert sub.description and sub.description.strip(), f"repro {command}: no description in its --help"
     missing = [a.dest for a in sub._actions
                if not isinstance(a, argparse._HelpAction) and not (a.help and a.help.strip())]
     assert not missing, f"repro {command}: options without help: {missing}"

@@ -13,8 +13,6 @@ from repro.cli import main
 from repro.cli.estimate import memory_size
 from repro.experiments import plan
 
-from fixtures_train import make_data_dir
-
 TINY = {
     "experiment": "tiny",
     "data": {"source": "synthetic", "src_vocab_size": 40, "tgt_vocab_size": 40, "max_len": 12,
@@ -89,7 +87,7 @@ def test_a_model_over_the_memory_budget_is_reported_as_not_fitting(tmp_path: Pat
     assert "ready: NO" in text
 
 
-def test_prepared_data_gives_the_lengths(tmp_path: Path, capsys) -> None:
+def test_prepared_data_gives_the_lengths(tmp_path: Path, capsys, make_data_dir) -> None:
     data = make_data_dir(tmp_path / "prepared", vocab=30, sizes={"train": 64, "valid": 8, "test": 8})
     histogram = {"src": {"3": 64}, "tgt": {"4": 64}}
     splits = {name: {"pairs": n, "length_histogram": histogram} for name, n in (("train", 64), ("valid", 8),

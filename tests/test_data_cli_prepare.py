@@ -3,12 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_pairs, write_lines
 from repro.cli import build_parser, main
 from repro.data.storage import load_split
 
 
-def test_local_files_end_to_end(tmp_path, capsys):
+def test_local_files_end_to_end(tmp_path, capsys, make_pairs, write_lines):
     pairs = make_pairs(80, 1)
     tsv = write_lines(tmp_path / "fra.txt", [f"{en}\t{fr}\tCC-BY" for en, fr in pairs])
     out = tmp_path / "data"
@@ -34,7 +33,7 @@ def test_config_file_with_overrides(tmp_path):
     assert meta["tokenizer"]["kind"] == "pretokenized"
 
 
-def test_user_errors_print_message_and_exit_2(tmp_path, capsys):
+def test_user_errors_print_message_and_exit_2(tmp_path, capsys, write_lines):
     a = write_lines(tmp_path / "a.en", ["x ."] * 5)
     b = write_lines(tmp_path / "b.fr", ["y ."] * 3)
     status = main(["prepare", "--train-src", str(a), "--train-tgt", str(b), "--valid-size", "1",
@@ -59,13 +58,16 @@ def test_every_option_has_help():
 PREP = ["--valid-size", "3", "--test-size", "3", "--workers", "1", "--no-progress"]
 
 
-def _corpus(directory: Path, bom: str = "") -> list[str]:
-    """A small plain-text corpus in ``directory``; the flags that prepare it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    pairs = make_pairs(30, 4)
-    src = write_lines(directory / "train.en", [bom + pairs[0][0]] + [s for s, _ in pairs[1:]])
-    tgt = write_lines(directory / "train.fr", [bom + pairs[0][1]] + [t for _, t in pairs[1:]])
-    return ["--train-src", str(src), "--train-tgt", str(tgt), *PREP]
+@pytest.fixture
+def corpus(make_pairs, write_lines):
+    """``corpus(directory, bom="")``: a small plain-text corpus in ``directory``; the flags that prepare it."""
+    def corpus_(directory: Path, bom: str = "") -> list[str]:
+        directory.mkdir(parents=True, exist_ok=True)
+        pairs = make_pairs(30, 4)
+        src = write_lines(directory / "train.en", [bom + pairs[0][0]] + [s for s, _ in pairs[1:]])
+        tgt = write_lines(directory / "train.fr", [bom + pairs[0][1]] + [t for _, t in pairs[1:]])
+        return ["--train-src", str(src), "--train-tgt", str(tgt), *PREP]
+    return corpus_
 
 
 def _tree(root: Path) -> dict[str, bytes | None]:
@@ -85,8 +87,8 @@ def no_work(monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["foreign directory", "plain file", "corpus directory", "config directory"])
-def test_out_never_replaces_what_prepare_did_not_write(tmp_path, capsys, no_work, case):
-    flags = _corpus(tmp_path / "corpus")
+def test_out_never_replaces_what_prepare_did_not_write(tmp_path, capsys, no_work, case, corpus):
+    flags = corpus(tmp_path / "corpus")
     (tmp_path / "thesis").mkdir()
     (tmp_path / "thesis" / "chapter1.tex").write_text("months of work")
     (tmp_path / "thesis" / ".git").mkdir()
@@ -111,9 +113,9 @@ def test_out_never_replaces_what_prepare_did_not_write(tmp_path, capsys, no_work
 
 
 @pytest.mark.parametrize("out", [".", "..", "corpus/.."])
-def test_out_is_never_the_current_directory_or_above(tmp_path, monkeypatch, capsys, no_work, out):
+def test_out_is_never_the_current_directory_or_above(tmp_path, monkeypatch, capsys, no_work, out, corpus):
     work = tmp_path / "project"
-    flags = _corpus(work / "corpus")
+    flags = corpus(work / "corpus")
     monkeypatch.chdir(work)
     before = _tree(tmp_path)
     assert main(["prepare", *flags, "--out", out]) == 2
@@ -123,8 +125,8 @@ def test_out_is_never_the_current_directory_or_above(tmp_path, monkeypatch, caps
     assert _tree(tmp_path) == before
 
 
-def test_out_replaces_a_prepared_or_empty_directory(tmp_path, capsys):
-    flags = _corpus(tmp_path / "corpus")
+def test_out_replaces_a_prepared_or_empty_directory(tmp_path, capsys, corpus):
+    flags = corpus(tmp_path / "corpus")
     out = tmp_path / "data"
     out.mkdir()  # empty: nothing to lose
     assert main(["prepare", *flags, "--src-vocab-size", "10", "--out", str(out)]) == 0
@@ -138,8 +140,8 @@ def test_out_replaces_a_prepared_or_empty_directory(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "data"]
 
 
-def test_killed_prepare_leftovers_are_removed_on_the_next_start(tmp_path):
-    flags = _corpus(tmp_path / "corpus")
+def test_killed_prepare_leftovers_are_removed_on_the_next_start(tmp_path, corpus):
+    flags = corpus(tmp_path / "corpus")
     assert main(["prepare", *flags, "--out", str(tmp_path / "data")]) == 0
     leftovers = [tmp_path / ".data.tmp-x8k2m1", tmp_path / ".data.old-p0o9i8"]
     others = [tmp_path / ".data2.tmp-a1", tmp_path / ".other.tmp-b2", tmp_path / "data.tmp-c3"]
@@ -153,8 +155,8 @@ def test_killed_prepare_leftovers_are_removed_on_the_next_start(tmp_path):
     assert all((p / "train.src.ids.npy").read_bytes() == b"half written" for p in others)
 
 
-def test_train_src_directory_is_an_error_not_a_traceback(tmp_path, capsys):
-    flags = _corpus(tmp_path / "corpus")
+def test_train_src_directory_is_an_error_not_a_traceback(tmp_path, capsys, corpus):
+    flags = corpus(tmp_path / "corpus")
     flags[flags.index("--train-src") + 1] = str(tmp_path / "corpus")
     before = _tree(tmp_path)
     assert main(["prepare", *flags, "--out", str(tmp_path / "data")]) == 2
@@ -163,10 +165,10 @@ def test_train_src_directory_is_an_error_not_a_traceback(tmp_path, capsys):
     assert _tree(tmp_path) == before
 
 
-def test_byte_order_mark_is_not_a_word(tmp_path):
+def test_byte_order_mark_is_not_a_word(tmp_path, make_pairs, corpus):
     outs = {}
     for name, bom in (("plain", ""), ("bom", "\ufeff")):
-        flags = _corpus(tmp_path / name, bom)
+        flags = corpus(tmp_path / name, bom)
         assert (tmp_path / name / "train.en").read_bytes().startswith(bom.encode())
         outs[name] = tmp_path / f"data_{name}"
         assert main(["prepare", *flags, "--out", str(outs[name])]) == 0

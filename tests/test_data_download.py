@@ -4,94 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from repro.data.download import cache_dir, fetch_file, verify_file
 from repro.errors import DataError, ReproError
-
-
-@dataclass
-class FileServer:
-    """Serves files under ``root``; records ``(path, Range header)`` of every GET.
-
-    drop_after: send only this many body bytes of the next response, then close the connection (once).
-    ignore_range: answer 200 with the whole file even to a Range request.
-    delay: seconds to wait before answering.
-    """
-
-    root: Path
-    url: str = ""
-    requests: list[tuple[str, str | None]] = field(default_factory=list)
-    drop_after: int | None = None
-    ignore_range: bool = False
-    delay: float = 0.0
-
-
-def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            server.requests.append((self.path, self.headers.get("Range")))
-            time.sleep(server.delay)
-            path = server.root / self.path.lstrip("/")
-            if not path.is_file():
-                self.send_error(404)
-                return
-            data = path.read_bytes()
-            match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-            start = 0
-            if match and not server.ignore_range:
-                start = int(match.group(1))
-                if start >= len(data):
-                    self.send_error(416)
-                    return
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            else:
-                self.send_response(200)
-            body = data[start:]
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if server.drop_after is not None:
-                body, server.drop_after = body[: server.drop_after], None
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler
-
-
-@contextmanager
-def serving(root: Path) -> Iterator[FileServer]:
-    """A ``FileServer`` for ``root`` on a free local port, running in a background thread."""
-    server = FileServer(root)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
-    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def file_server(tmp_path) -> Iterator[FileServer]:
-    root = tmp_path / "served"
-    root.mkdir()
-    with serving(root) as server:
-        yield server
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ import gzip
 
 import pytest
 
-from conftest import write_lines
 from repro.data.sources.base import count_lines, open_binary
 from repro.data.sources.local import LocalOptions, LocalSource, read_sgm, read_tsv
 from repro.errors import DataError, ReproError
@@ -31,7 +30,7 @@ def test_plain_gz_seeded_split_partitions_the_corpus(data_plain_files, data_pair
     assert list(other.iter_pairs("valid")) != splits["valid"]
 
 
-def test_given_valid_file_and_carved_test(tmp_path, data_plain_files, data_pairs):
+def test_given_valid_file_and_carved_test(tmp_path, data_plain_files, data_pairs, write_lines):
     src, tgt = data_plain_files
     vs = write_lines(tmp_path / "v.en", ["Hello ."])
     vt = write_lines(tmp_path / "v.fr", ["Bonjour ."])
@@ -40,7 +39,7 @@ def test_given_valid_file_and_carved_test(tmp_path, data_plain_files, data_pairs
     assert len(list(source.iter_pairs("test"))) == 5 and len(list(source.iter_pairs("train"))) == 115
 
 
-def test_misaligned_files_name_both_files_and_counts(tmp_path):
+def test_misaligned_files_name_both_files_and_counts(tmp_path, write_lines):
     src = write_lines(tmp_path / "a.en", ["x"] * 5)
     tgt = write_lines(tmp_path / "a.fr.gz", ["y"] * 4)
     for kw in ({"test_size": 1, "valid_size": 1}, {"valid_src": str(src), "valid_tgt": str(src),
@@ -52,7 +51,7 @@ def test_misaligned_files_name_both_files_and_counts(tmp_path):
         assert "a.en" in message and "a.fr.gz" in message and "5" in message and "4" in message
 
 
-def test_invalid_utf8_names_file_and_line(tmp_path):
+def test_invalid_utf8_names_file_and_line(tmp_path, write_lines):
     src = tmp_path / "bad.en"
     src.write_bytes(b"fine\nalso fine\nbad \xff byte\n")
     tgt = write_lines(tmp_path / "bad.fr", ["a", "b", "c"])
@@ -61,7 +60,7 @@ def test_invalid_utf8_names_file_and_line(tmp_path):
         list(source.iter_pairs("train"))
 
 
-def test_tsv_tatoeba_format_and_malformed_line(tmp_path):
+def test_tsv_tatoeba_format_and_malformed_line(tmp_path, write_lines):
     path = tmp_path / "fra.txt.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("Go.\tVa !\tCC-BY 2.0 (France) Attribution\nHi.\tSalut !\n")
@@ -76,7 +75,7 @@ def test_tsv_tatoeba_format_and_malformed_line(tmp_path):
         _source(format="tsv", train_src=str(path), train_tgt=str(path))
 
 
-def test_sgm_sacrebleu_rule(tmp_path):
+def test_sgm_sacrebleu_rule(tmp_path, write_lines):
     src = write_lines(tmp_path / "s.en.sgm", [
         '<srcset setid="x" srclang="any">', '<doc sysid="ref" docid="d1" origlang="en">',
         '<seg id="1">  Hello   world &amp; co </seg>', '<seg id="2">Second\tline.</seg>', "</doc>", "</srcset>"])
@@ -109,7 +108,7 @@ def test_bad_configuration_errors(tmp_path, data_plain_files):
         list(_source(train_src=str(src), train_tgt=str(tgt), valid_size=100, test_size=20).iter_pairs("train"))
 
 
-def test_a_leading_byte_order_mark_is_not_text(tmp_path):
+def test_a_leading_byte_order_mark_is_not_text(tmp_path, write_lines):
     bom = "\ufeff"
     plain = write_lines(tmp_path / "a.en", [bom + "Hello .", "World ."])
     packed = write_lines(tmp_path / "a.fr.gz", [bom + "Bonjour .", "Monde ."])
@@ -123,7 +122,7 @@ def test_a_leading_byte_order_mark_is_not_text(tmp_path):
     assert next(source.iter_pairs("train")) == ("Hello .", "Bonjour .")
 
 
-def test_a_directory_or_unreadable_input_is_a_data_error(tmp_path, monkeypatch):
+def test_a_directory_or_unreadable_input_is_a_data_error(tmp_path, monkeypatch, write_lines):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     tgt = write_lines(tmp_path / "a.fr", ["y"] * 4)
@@ -151,7 +150,7 @@ def test_a_gz_name_on_plain_text_is_a_data_error(tmp_path):
             reader(fake)
 
 
-def test_input_paths_are_the_given_files(tmp_path, data_plain_files):
+def test_input_paths_are_the_given_files(tmp_path, data_plain_files, write_lines):
     src, tgt = data_plain_files
     tsv = write_lines(tmp_path / "v.tsv", ["a\tb"])
     source = _source(train_src=str(src), train_tgt=str(tgt), test_size=1)

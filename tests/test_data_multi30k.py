@@ -5,28 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
-from conftest import make_pairs, write_lines
 from repro.data.config import PrepareConfig
 from repro.data.prepare import prepare
-from repro.data.sources import SOURCES, make_source
+from repro.data.sources import make_source
 from repro.data.sources.multi30k import BASE_URL, COMMIT, SHA256, Multi30kOptions, Multi30kSource
 from repro.errors import DataError, ReproError
-from test_data_download import FileServer, serving
 
 SIZES = {"train": 40, "val": 6, "test_2016_flickr": 5}
 SPLIT_OF = {"train": "train", "valid": "val", "test": "test_2016_flickr"}
 
 
 @pytest.fixture
-def served(tmp_path) -> Iterator[tuple[FileServer, dict[str, list[tuple[str, str]]], dict[str, str], str]]:
+def served(file_server, make_pairs, write_lines) -> tuple[Any, dict[str, list[tuple[str, str]]], dict[str, str], str]:
     """The six fixture files under ``data/task1/raw``: (server, pairs by file stem, sha256s, base_url)."""
-    raw = tmp_path / "served" / "data" / "task1" / "raw"
+    raw = file_server.root / "data" / "task1" / "raw"
     raw.mkdir(parents=True)
     pairs, checksums = {}, {}
     for seed, (stem, n) in enumerate(SIZES.items()):
@@ -34,8 +30,7 @@ def served(tmp_path) -> Iterator[tuple[FileServer, dict[str, list[tuple[str, str
         for index, lang in enumerate(("en", "fr")):
             path = write_lines(raw / f"{stem}.{lang}.gz", [pair[index] for pair in pairs[stem]])
             checksums[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    with serving(tmp_path / "served") as server:
-        yield server, pairs, checksums, f"{server.url}/data/task1/raw/"
+    return file_server, pairs, checksums, f"{file_server.url}/data/task1/raw/"
 
 
 def test_official_registry_is_pinned_to_the_commit():
@@ -73,7 +68,7 @@ def test_a_wrong_served_file_fails_naming_the_url(tmp_path, served):
     assert "val.fr.gz" not in {p.name for p in (tmp_path / "c" / "multi30k").iterdir()}
 
 
-def test_local_dir_is_read_without_downloading_and_still_verified(tmp_path, served):
+def test_local_dir_is_read_without_downloading_and_still_verified(tmp_path, served, write_lines):
     server, pairs, checksums, _ = served
     local = tmp_path / "copy"
     shutil.copytree(server.root / "data" / "task1" / "raw", local)
@@ -109,11 +104,6 @@ def test_make_source_reads_the_config_section(tmp_path):
     with pytest.raises(ReproError, match=r"data\.multi30k") as err:
         make_source(PrepareConfig(source="multi30k", multi30k={"base_ur": "http://x/"}))
     assert "base_ur" in str(err.value)
-
-
-def test_workflow_schema_lists_every_source():
-    schema = yaml.safe_load((Path(__file__).parents[1] / "workflows/schemas/config.schema.yaml").read_text())
-    assert sorted(schema["properties"]["data"]["properties"]["source"]["enum"]) == sorted(SOURCES)
 
 
 def test_prepare_end_to_end_on_the_served_files(tmp_path, served, monkeypatch):

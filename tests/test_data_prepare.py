@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 
-from conftest import make_pairs, write_lines
 from repro.data.config import PrepareConfig
 from repro.data.prepare import prepare
 from repro.data.storage import load_split
@@ -12,13 +11,18 @@ from repro.data.vocab import UNK_ID, Vocab
 from repro.errors import DataError, ReproError
 
 
-def _local(tmp_path, pairs_by_split, **kw):
-    files = {}
-    for split, pairs in pairs_by_split.items():
-        files[f"{split}_src"] = str(write_lines(tmp_path / f"{split}.en", [s for s, _ in pairs]))
-        files[f"{split}_tgt"] = str(write_lines(tmp_path / f"{split}.fr", [t for _, t in pairs]))
-    kw.setdefault("workers", 1)
-    return PrepareConfig(source="local", local=files, **kw)
+@pytest.fixture
+def local_config(write_lines):
+    """``local_config(directory, pairs_by_split, **data_settings)``: the pairs written as local files, and
+    the ``data:`` config that reads them."""
+    def local_config_(directory, pairs_by_split, **kw) -> PrepareConfig:
+        files = {}
+        for split, pairs in pairs_by_split.items():
+            files[f"{split}_src"] = str(write_lines(directory / f"{split}.en", [s for s, _ in pairs]))
+            files[f"{split}_tgt"] = str(write_lines(directory / f"{split}.fr", [t for _, t in pairs]))
+        kw.setdefault("workers", 1)
+        return PrepareConfig(source="local", local=files, **kw)
+    return local_config_
 
 
 def _ids(data_dir, split):
@@ -26,9 +30,9 @@ def _ids(data_dir, split):
     return s.src.ids.copy(), s.src.offsets.copy(), s.tgt.ids.copy(), s.tgt.offsets.copy()
 
 
-def test_prepared_directory_follows_the_contract(tmp_path):
+def test_prepared_directory_follows_the_contract(tmp_path, make_pairs, local_config):
     pairs = {"train": make_pairs(150, 1), "valid": make_pairs(9, 2), "test": make_pairs(8, 3)}
-    config = _local(tmp_path, pairs, src_vocab_size=8, tgt_vocab_size=1000, workers=2, chunk_size=16)
+    config = local_config(tmp_path, pairs, src_vocab_size=8, tgt_vocab_size=1000, workers=2, chunk_size=16)
     out = tmp_path / "data"
     stats = prepare(config, out, progress=False)
     meta = json.loads((out / "meta.json").read_text())
@@ -55,37 +59,37 @@ def test_prepared_directory_follows_the_contract(tmp_path):
     assert sum(stats["splits"]["valid"]["length_histogram"]["src"].values()) == 9
 
 
-def test_only_train_is_length_filtered_and_drops_are_counted(tmp_path):
+def test_only_train_is_length_filtered_and_drops_are_counted(tmp_path, make_pairs, local_config):
     long_pair = (" ".join(["word"] * 30), " ".join(["mot"] * 30))
     ratio_pair = ("one", "un deux trois quatre cinq six")
     empty_pair = ("   ", "vide")
     base = make_pairs(20, 1)
     pairs = {"train": base + [long_pair, ratio_pair, empty_pair, long_pair],
              "valid": [long_pair, ratio_pair, empty_pair], "test": [long_pair]}
-    stats = prepare(_local(tmp_path, pairs, max_len=20, max_len_ratio=2.0), tmp_path / "d", progress=False)
+    stats = prepare(local_config(tmp_path, pairs, max_len=20, max_len_ratio=2.0), tmp_path / "d", progress=False)
     assert stats["splits"]["train"]["dropped"] == {"empty": 1, "too_long": 2, "ratio": 1}
     assert stats["splits"]["train"]["pairs"] == 20
     assert stats["splits"]["valid"]["dropped"] == {"empty": 1, "too_long": 0, "ratio": 0}
     assert stats["splits"]["valid"]["pairs"] == 2 and stats["splits"]["test"]["pairs"] == 1
 
 
-def test_split_empty_after_cleaning_is_an_error_and_leaves_nothing(tmp_path):
+def test_split_empty_after_cleaning_is_an_error_and_leaves_nothing(tmp_path, local_config):
     pairs = {"train": [(" ".join(["w"] * 50), " ".join(["m"] * 50))] * 3, "valid": [("a", "b")],
              "test": [("a", "b")]}
     with pytest.raises(DataError, match=r"split 'train' is empty after cleaning .*too_long=3"):
-        prepare(_local(tmp_path, pairs, max_len=10), tmp_path / "d", progress=False)
+        prepare(local_config(tmp_path, pairs, max_len=10), tmp_path / "d", progress=False)
     assert not (tmp_path / "d").exists()
 
 
-def test_failure_mid_prepare_leaves_no_data_dir_and_keeps_old_one(tmp_path):
+def test_failure_mid_prepare_leaves_no_data_dir_and_keeps_old_one(tmp_path, make_pairs, local_config):
     pairs = {"train": make_pairs(40, 1), "valid": make_pairs(5, 2), "test": make_pairs(5, 3)}
-    config = _local(tmp_path, pairs, workers=2, chunk_size=8)
+    config = local_config(tmp_path, pairs, workers=2, chunk_size=8)
     (tmp_path / "test.fr").write_bytes((tmp_path / "test.fr").read_bytes() + b"\xc3\x28 broken\n")
     (tmp_path / "test.en").write_bytes((tmp_path / "test.en").read_bytes() + b"fine\n")
     with pytest.raises(DataError, match=r"test.fr, line 6: invalid UTF-8"):
         prepare(config, tmp_path / "out" / "d", progress=False)
     assert list((tmp_path / "out").iterdir()) == []  # not even a hidden temporary directory
-    good = _local(tmp_path / "out", {"train": make_pairs(30, 4), "valid": make_pairs(3, 5),
+    good = local_config(tmp_path / "out", {"train": make_pairs(30, 4), "valid": make_pairs(3, 5),
                                      "test": make_pairs(3, 6)})
     prepare(good, tmp_path / "out" / "d", progress=False)
     before = (tmp_path / "out" / "d" / "meta.json").read_bytes()
@@ -109,9 +113,9 @@ def test_same_seed_same_ids_any_worker_count_and_different_seed_differs(tmp_path
     assert (tmp_path / "a" / "vocab.src.txt").read_bytes() == (tmp_path / "b" / "vocab.src.txt").read_bytes()
 
 
-def test_sentencepiece_tokenizer(tmp_path):
+def test_sentencepiece_tokenizer(tmp_path, make_pairs, local_config):
     pairs = {"train": make_pairs(300, 1), "valid": make_pairs(5, 2), "test": make_pairs(5, 3)}
-    config = _local(tmp_path, pairs, tokenizer="sentencepiece", spm_vocab_size=60)
+    config = local_config(tmp_path, pairs, tokenizer="sentencepiece", spm_vocab_size=60)
     prepare(config, tmp_path / "d", progress=False)
     meta = json.loads((tmp_path / "d" / "meta.json").read_text())
     assert meta["tokenizer"]["kind"] == "sentencepiece" and (tmp_path / "d" / "spm.tgt.model").exists()

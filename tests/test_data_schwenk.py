@@ -42,7 +42,7 @@ def data_schwenk_server():
         train[f"bitexts.selected/{corpus}.en.gz"] = _gz(en)
         train[f"bitexts.selected/{corpus}.fr.gz"] = _gz(fr)
     dev = {"dev/ntst1213.en": b"dev one .\ndev two .\n", "dev/ntst1213.fr": b"dev un .\ndev deux .\n",
-           "dev/ntst14.en": "it 's a test .\n".encode(), "dev/ntst14.fr": "c' est un test .\n".encode()}
+           "dev/ntst14.en": b"it 's a test .\n", "dev/ntst14.fr": b"c' est un test .\n"}
     files = {"bitexts.tgz": _tar(train), "dev+test.tgz": _tar(dev)}
     ranges: list[str | None] = []
     files["ignore_range"] = False  # a test sets True to play a server without Range support

@@ -4,8 +4,14 @@ from collections import Counter
 import pytest
 
 from repro.data.config import PrepareConfig
-from repro.data.sources.synthetic import (FR_VERB_SUFFIX, TIME_WORDS, SyntheticLanguage, SyntheticOptions,
-                                          SyntheticSource, synthetic_phrase_sets)
+from repro.data.sources.synthetic import (
+    FR_VERB_SUFFIX,
+    TIME_WORDS,
+    SyntheticLanguage,
+    SyntheticOptions,
+    SyntheticSource,
+    synthetic_phrase_sets,
+)
 from repro.errors import ReproError
 
 

@@ -2,7 +2,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import make_pairs
 from repro.data.config import PrepareConfig
 from repro.data.prepare import prepare
 from repro.data.sources.wmt14 import Wmt14Options, Wmt14Source
@@ -19,7 +18,7 @@ def _write_wmt14_parquet(path, pairs):
 
 
 @pytest.fixture
-def data_wmt14_files(tmp_path):
+def data_wmt14_files(tmp_path, make_pairs):
     pairs = {"train": make_pairs(200, 1), "valid": make_pairs(15, 2), "test": make_pairs(12, 3)}
     files = {split: _write_wmt14_parquet(tmp_path / f"{split}.parquet", p) for split, p in pairs.items()}
     return files, pairs

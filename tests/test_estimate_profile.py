@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from repro.data.config import PrepareConfig
-from repro.data.sources import make_source
+from repro.data.sources import SOURCES, make_source
+from repro.data.sources.base import LengthModel, ParallelSource
 from repro.errors import DataError
 from repro.estimate import profile as profile_module
-from repro.estimate.profile import NOMINAL, SplitLengths, data_profile, from_prepared
-
-from fixtures_train import make_data_dir
+from repro.estimate.profile import SplitLengths, data_profile, from_prepared
 
 SYNTHETIC = {"source": "synthetic", "src_vocab_size": 50, "tgt_vocab_size": 60, "max_len": 12,
              "synthetic": {"train_size": 80, "valid_size": 20, "test_size": 30, "max_len": 20, "n_nouns": 20,
@@ -28,7 +27,7 @@ def write_stats(data_dir: Path, histograms: dict[str, tuple[dict[str, int], dict
     (data_dir / "stats.json").write_text(json.dumps({"splits": splits}), encoding="utf-8")
 
 
-def test_prepared_statistics_give_exact_marginals_paired_by_rank(tmp_path: Path) -> None:
+def test_prepared_statistics_give_exact_marginals_paired_by_rank(tmp_path: Path, make_data_dir) -> None:
     data = make_data_dir(tmp_path / "data", vocab=30)
     train = ({"2": 3, "5": 1}, {"3": 2, "6": 2})
     write_stats(data, {"train": train, "valid": ({"4": 2}, {"4": 2}), "test": ({"1": 1, "9": 1}, {"2": 1, "8": 1})})
@@ -41,7 +40,7 @@ def test_prepared_statistics_give_exact_marginals_paired_by_rank(tmp_path: Path)
     assert profile.splits["test"].src.tolist() == [1, 9] and profile.splits["test"].tgt.tolist() == [2, 8]
 
 
-def test_a_large_split_is_kept_as_quantiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_split_is_kept_as_quantiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_data_dir) -> None:
     monkeypatch.setattr(profile_module, "SAMPLE_PAIRS", 100)
     data = make_data_dir(tmp_path / "data")
     train = ({"10": 5000, "30": 5000}, {"12": 5000, "33": 5000})
@@ -52,7 +51,7 @@ def test_a_large_split_is_kept_as_quantiles(tmp_path: Path, monkeypatch: pytest.
     assert split.scale == pytest.approx(100.0)
 
 
-def test_damaged_statistics_name_the_file(tmp_path: Path) -> None:
+def test_damaged_statistics_name_the_file(tmp_path: Path, make_data_dir) -> None:
     data = make_data_dir(tmp_path / "data")
     (data / "stats.json").write_text(json.dumps({"splits": {"train": {"pairs": 3}}}), encoding="utf-8")
     with pytest.raises(DataError, match="stats.json"):
@@ -104,6 +103,47 @@ def test_downloaded_sources_get_nominal_profiles() -> None:
     assert wmt.splits["train"].pairs == 5000 and wmt.splits["test"].pairs == 3003
     assert wmt.splits["train"].src.max() <= 50  # data.max_len applies to the training pairs
     multi30k = data_profile({"source": "multi30k"})
-    assert {name: split.pairs for name, split in multi30k.splits.items()} == NOMINAL["multi30k"].pairs
+    assert {name: split.pairs for name, split in multi30k.splits.items()} == {"train": 29_000, "valid": 1014,
+                                                                              "test": 1000}
     assert np.median(multi30k.splits["train"].src) == pytest.approx(12, abs=1)
     assert multi30k.splits["train"].tgt.mean() / multi30k.splits["train"].src.mean() == pytest.approx(1.1, abs=0.05)
+
+
+# The figures repro.estimate.profile kept in its NOMINAL table before each source held its own.
+_MULTI30K = LengthModel(12.0, 0.30, 1.10)
+_NEWSTEST2013 = LengthModel(20.0, 0.62, 1.14)
+_NEWSTEST2014 = LengthModel(22.0, 0.56, 1.14)
+_WMT14_TRAIN = LengthModel(21.0, 0.60, 1.145)
+NOMINAL_BEFORE = {
+    "multi30k": ({"train": 29_000, "valid": 1014, "test": 1000},
+                 {"train": _MULTI30K, "valid": _MULTI30K, "test": _MULTI30K},
+                 "Multi30k task 1 sizes; lengths measured on its official files"),
+    "schwenk": ({"train": 12_000_000, "valid": 6003, "test": 3003},
+                {"train": _WMT14_TRAIN, "valid": _NEWSTEST2013, "test": _NEWSTEST2014},
+                "the paper's 12M pairs and word counts (§3.1); newstest2012+2013 and 2014"),
+    "wmt14": ({"train": 40_836_876, "valid": 3000, "test": 3003},
+              {"train": _WMT14_TRAIN, "valid": _NEWSTEST2013, "test": _NEWSTEST2014},
+              ("WMT'14 fr-en training rows (capped by data.wmt14.max_train_pairs); the paper's "
+               "word counts (§3.1); newstest2013 and 2014")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_each_sources_nominal_corpus_keeps_the_published_figures(name: str) -> None:
+    if name not in NOMINAL_BEFORE:  # read from disk or generated: sampled, never nominal
+        assert SOURCES[name].nominal_corpus is ParallelSource.nominal_corpus
+        return
+    corpus = make_source(PrepareConfig(source=name)).nominal_corpus()
+    assert corpus is not None
+    assert (corpus.pairs, corpus.lengths, corpus.note) == NOMINAL_BEFORE[name]
+
+
+def test_the_wmt14_training_cap_applies_to_its_nominal_corpus_only_when_set() -> None:
+    def train_pairs(options: dict) -> int:
+        corpus = make_source(PrepareConfig(source="wmt14", wmt14=options)).nominal_corpus()
+        assert corpus is not None
+        return corpus.pairs["train"]
+
+    assert train_pairs({"max_train_pairs": 5000}) == 5000
+    assert train_pairs({"max_train_pairs": 10**9}) == 40_836_876  # a cap above the corpus changes nothing
+    assert train_pairs({}) == train_pairs({"max_train_pairs": None}) == train_pairs({"max_train_pairs": 0}) == 40_836_876

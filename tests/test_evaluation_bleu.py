@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 
 from repro.evaluation.bleu import (
-    bleu_details, bleu_from_stats, corpus_bleu_paper, moses_tokenize_lines, multibleu_string,
-    sacrebleu_scores, sentence_stats, subset_bleu,
+    bleu_details,
+    bleu_from_stats,
+    corpus_bleu_paper,
+    moses_tokenize_lines,
+    multibleu_string,
+    sacrebleu_scores,
+    sentence_stats,
+    subset_bleu,
 )
 
 

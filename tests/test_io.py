@@ -13,8 +13,15 @@ import pytest
 
 from repro.errors import DataError, ReproError
 from repro.io import (
-    atomic_dir, atomic_save, atomic_write, check_output_dir, decode_lines, iter_text_lines, open_input,
-    read_text_lines, remove_stale_temporaries,
+    atomic_dir,
+    atomic_save,
+    atomic_write,
+    check_output_dir,
+    decode_lines,
+    iter_text_lines,
+    open_input,
+    read_text_lines,
+    remove_stale_temporaries,
 )
 
 

@@ -227,21 +227,22 @@ def _memory_gradient(attention: str, bf16: bool) -> torch.Tensor:
     """The gradient that reaches the encoder's outputs from a loss on one attention step, with two source
     positions whose scores (about 5,600) are 4 apart: fp32 weighs them 0.02 / 0.98, bf16 (steps of 32
     there) makes them a tie."""
-    from repro.models.seq2seq import DecoderState
+    from repro.models.seq2seq import DecoderState, top_hidden
 
     model = tiny(attention=attention)
     hidden = model.config.hidden_size
     memory = torch.zeros(1, 2, hidden)
     memory[0, :, 0] = 1.0
+    layers = model.attention
     with torch.no_grad():
-        for module in (model.attention_combine, model.attention_score if attention == "luong" else model.attention_v):
+        for module in (layers.combine, layers.score if attention == "luong" else layers.v):
             module.weight.zero_()
-        model.attention_combine.weight[:, :hidden] = torch.eye(hidden)  # h~ = tanh(c_t): the weights show
+        layers.combine.weight[:, :hidden] = torch.eye(hidden)  # h~ = tanh(c_t): the weights show
         if attention == "luong":
-            model.attention_score.weight[0, 0], model.attention_score.weight[1, 1] = 1000.0, 1000.0
+            layers.score.weight[0, 0], layers.score.weight[1, 1] = 1000.0, 1000.0
         else:
-            model.attention_query.weight.zero_()
-            model.attention_v.weight[0, 1] = 8000.0
+            layers.query.weight.zero_()
+            layers.v.weight[0, 1] = 8000.0
     memory[0, :, 1] = torch.tensor([2.5, 2.515625])  # bf16-exact inputs; Luong: scores 5625 and 5628.9
     memory.requires_grad_(True)
     outputs = torch.zeros(1, 1, hidden)
@@ -253,8 +254,9 @@ def _memory_gradient(attention: str, bf16: bool) -> torch.Tensor:
     with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         if attention == "luong":
             attended = model._attend(outputs, state)
-        else:
-            attended = model._combine(model._bahdanau_context(state), outputs)
+        else:  # the query s_{t-1} is the (zero) top layer of state.rnn
+            context, _ = layers(top_hidden(state.rnn), memory, mask, keys)
+            attended = layers.attentional_vector(context, outputs)
     torch.manual_seed(0)
     (attended.float() * torch.randn(attended.shape)).sum().backward()
     return memory.grad

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures_train import make_data_dir
 from repro.cli import main
 from repro.data.storage import RaggedArray, load_split
 from repro.train.checkpoint import load_run
@@ -17,7 +16,7 @@ from repro.train.log import read_log
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(tmp_path_factory, make_data_dir):
     return make_data_dir(tmp_path_factory.mktemp("data") / "d")
 
 
@@ -124,7 +123,7 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))
-def test_a_damaged_data_dir_is_a_clear_error_and_no_run_dir_is_made(tmp_path, capsys, damage):
+def test_a_damaged_data_dir_is_a_clear_error_and_no_run_dir_is_made(tmp_path, capsys, damage, make_data_dir):
     corrupt, file, message = DAMAGES[damage]
     data = make_data_dir(tmp_path / "data")
     corrupt(data)
@@ -138,7 +137,7 @@ def test_a_damaged_data_dir_is_a_clear_error_and_no_run_dir_is_made(tmp_path, ca
     assert not out.exists() and not (tmp_path / "runs").exists()
 
 
-def test_a_damaged_data_dir_leaves_an_existing_run_untouched(tmp_path, capsys):
+def test_a_damaged_data_dir_leaves_an_existing_run_untouched(tmp_path, capsys, make_data_dir):
     data = make_data_dir(tmp_path / "data")
     out = tmp_path / "r"
     args = ["train", "--data", str(data), "--out", str(out), "--set", "train.progress=false",

@@ -8,14 +8,13 @@ import sys
 
 import torch
 
-from fixtures_train import TINY_MODEL, make_data_dir, train_settings
 from repro.train.checkpoint import load_checkpoint
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
 from repro.train.trainer import train
 
 
-def test_two_gloo_ranks_equal_one_process_on_the_global_batch(tmp_path):
+def test_two_gloo_ranks_equal_one_process_on_the_global_batch(tmp_path, make_data_dir, tiny_model, train_settings):
     # 97 sentences in batches of 8: one batch of a single sentence, so one rank gets an empty share
     data_dir = make_data_dir(tmp_path / "d", sizes={"train": 97, "valid": 8, "test": 4})
     settings = train_settings(epochs=1.5, eval_every_epochs=1.0, save_every_steps=100)
@@ -24,13 +23,13 @@ def test_two_gloo_ranks_equal_one_process_on_the_global_batch(tmp_path):
            "-m", "repro.cli", "train", "--data", str(data_dir), "--out", str(ddp)]
     for k, v in settings.items():
         cmd += ["--set", f"train.{k}={v}"]
-    for k, v in TINY_MODEL.items():
+    for k, v in tiny_model.items():
         cmd += ["--set", f"model.{k}={v}"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
 
     single = tmp_path / "single"
-    train(data_dir, single, TINY_MODEL, TrainConfig.from_dict(settings))
+    train(data_dir, single, tiny_model, TrainConfig.from_dict(settings))
     a = load_checkpoint(ddp / "checkpoints" / "last.pt")
     b = load_checkpoint(single / "checkpoints" / "last.pt")
     assert a["trainer"]["step"] == b["trainer"]["step"] == 13 + 7

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures_train import TINY_MODEL, make_data_dir, train_settings
 from repro.errors import ReproError
 from repro.train.checkpoint import load_checkpoint, load_run
 from repro.train.config import TrainConfig
@@ -24,19 +23,23 @@ from repro.train.trainer import train
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
+def data_dir(tmp_path_factory, make_data_dir) -> Path:
     return make_data_dir(tmp_path_factory.mktemp("data") / "d")
 
 
-def run(data_dir, out, **overrides) -> dict:
-    return train(data_dir, out, TINY_MODEL, TrainConfig.from_dict(train_settings(**overrides)))
+@pytest.fixture
+def run(tiny_model, train_settings):
+    """``run(data_dir, out, **train_overrides)``: train the tiny model with the small settings."""
+    def run_(data_dir, out, **overrides) -> dict:
+        return train(data_dir, out, tiny_model, TrainConfig.from_dict(train_settings(**overrides)))
+    return run_
 
 
 def losses(run_dir) -> list[float]:
     return [e["loss"] for e in read_log(run_dir) if e["kind"] == "train"]
 
 
-def test_same_seed_same_losses_other_seed_other_losses(data_dir, tmp_path):
+def test_same_seed_same_losses_other_seed_other_losses(data_dir, tmp_path, run):
     a = run(data_dir, tmp_path / "a", max_steps=8)
     run(data_dir, tmp_path / "b", max_steps=8)
     run(data_dir, tmp_path / "c", max_steps=8, seed=2)
@@ -46,7 +49,7 @@ def test_same_seed_same_losses_other_seed_other_losses(data_dir, tmp_path):
     assert losses(tmp_path / "a") != losses(tmp_path / "c")
 
 
-def test_log_checkpoints_and_run_json(data_dir, tmp_path):
+def test_log_checkpoints_and_run_json(data_dir, tmp_path, run):
     out = tmp_path / "r"
     info = run(data_dir, out, epochs=1.5, optimizer="adam", lr=0.01, lr_schedule="constant", eval_every_steps=4)
     steps_per_epoch = 96 // 8
@@ -71,7 +74,7 @@ def test_log_checkpoints_and_run_json(data_dir, tmp_path):
     assert (out / "data" / "vocab.tgt.txt").exists() and (out / "data" / "meta.json").exists()
 
 
-def test_training_past_the_end_does_nothing_more(data_dir, tmp_path):
+def test_training_past_the_end_does_nothing_more(data_dir, tmp_path, run):
     out = tmp_path / "r"
     run(data_dir, out, max_steps=3)
     before = (out / "log.jsonl").read_text()
@@ -81,14 +84,14 @@ def test_training_past_the_end_does_nothing_more(data_dir, tmp_path):
     assert info["step"] == 5 and [e["step"] for e in read_log(out) if e["kind"] == "train"] == [1, 2, 3, 4, 5]
 
 
-def test_resume_refuses_a_different_recipe(data_dir, tmp_path):
+def test_resume_refuses_a_different_recipe(data_dir, tmp_path, run):
     out = tmp_path / "r"
     run(data_dir, out, max_steps=2)
     with pytest.raises(ReproError, match="changed train settings lr"):
         run(data_dir, out, max_steps=4, lr=0.1)
 
 
-def test_divergence_stops_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+def test_divergence_stops_keeps_the_last_good_checkpoint(data_dir, tmp_path, run):
     out = tmp_path / "r"
     with pytest.raises(ReproError, match=r"diverged at step (\d+).*last good checkpoint.*step"):
         run(data_dir, out, lr=1e36, clip_norm=None, save_every_steps=1, lr_schedule="constant")
@@ -115,13 +118,13 @@ PLATEAU = dict(lr_schedule="plateau", plateau_patience=1, min_improvement=0.1, e
 
 
 @pytest.mark.parametrize("schedule", ["halving", "plateau"])
-def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, schedule):
+def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, schedule, tiny_model, train_settings):
     # dropout and teacher forcing < 1 make the RNG state part of what must be restored exactly; the
     # plateau schedule's rate depends on the validation history, which must be restored too
     settings = dict(epochs=6, save_every_steps=7, eval_every_epochs=1.0, teacher_forcing_ratio=0.7)
     if schedule == "plateau":
         settings.update(PLATEAU)
-    model = dict(TINY_MODEL, dropout=0.1)
+    model = dict(tiny_model, dropout=0.1)
     sets = [f"train.{k}={v}" for k, v in train_settings(**settings).items()] + [
         f"model.{k}={v}" for k, v in model.items()]
     killed = tmp_path / "killed"
@@ -175,7 +178,7 @@ def _same_but_speed(a: list[dict], b: list[dict]) -> bool:
     return True
 
 
-def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, caplog):
+def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, caplog, run):
     caplog.set_level(logging.INFO, logger="repro.train")
     out = tmp_path / "r"
     info = run(data_dir, out, epochs=50, early_stopping_patience=2, **PLATEAU)
@@ -196,7 +199,7 @@ def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, caplog)
     assert more["step"] > info["step"]
 
 
-def test_min_lr_stops_converged(data_dir, tmp_path, caplog):
+def test_min_lr_stops_converged(data_dir, tmp_path, caplog, run):
     caplog.set_level(logging.INFO, logger="repro.train")
     info = run(data_dir, tmp_path / "r", epochs=50, min_lr=0.004, **PLATEAU)  # 0.02 decayed thrice: 0.0025
     rates = [e["lr"] for e in read_log(tmp_path / "r") if e["kind"] == "train"]
@@ -206,13 +209,13 @@ def test_min_lr_stops_converged(data_dir, tmp_path, caplog):
 
 
 @pytest.mark.parametrize("limit, reason", [({"epochs": 1}, "epoch_limit"), ({"max_steps": 3}, "max_steps")])
-def test_stop_reason_names_the_limit(data_dir, tmp_path, limit, reason):
+def test_stop_reason_names_the_limit(data_dir, tmp_path, limit, reason, run):
     info = run(data_dir, tmp_path / "r", **limit)
     assert info["stop_reason"] == reason
     assert json.loads((tmp_path / "r" / "run.json").read_text())["stop_reason"] == reason
 
 
-def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir, tmp_path, monkeypatch, caplog):
+def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir, tmp_path, monkeypatch, caplog, run):
     import repro.device as device
 
     monkeypatch.setattr(device, "bf16_unsupported_reason", lambda dev: "this CPU has no native bfloat16")
@@ -244,7 +247,7 @@ def _temporaries(run_dir: Path) -> list[Path]:
     return [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
 
 
-def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_dir, tmp_path, monkeypatch, caplog):
+def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_dir, tmp_path, monkeypatch, caplog, run):
     caplog.set_level(logging.INFO, logger="repro.train")
     out = tmp_path / "r"
     _fail_at(monkeypatch, 5, RuntimeError("CUDA error: an illegal memory access was encountered"))
@@ -266,7 +269,7 @@ def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_di
     assert losses(out) == losses(tmp_path / "reference")  # the failure changed nothing about the numbers
 
 
-def test_an_interrupt_is_recorded_as_interrupted(data_dir, tmp_path, monkeypatch):
+def test_an_interrupt_is_recorded_as_interrupted(data_dir, tmp_path, monkeypatch, run):
     out = tmp_path / "r"
     _fail_at(monkeypatch, 2, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
@@ -275,7 +278,7 @@ def test_an_interrupt_is_recorded_as_interrupted(data_dir, tmp_path, monkeypatch
     assert info["status"] == "interrupted" and info["error"] == "KeyboardInterrupt" and info["step"] == 1
 
 
-def test_a_repro_error_mid_training_keeps_its_message(data_dir, tmp_path, monkeypatch):
+def test_a_repro_error_mid_training_keeps_its_message(data_dir, tmp_path, monkeypatch, run):
     out = tmp_path / "r"
     _fail_at(monkeypatch, 3, ReproError("disk quota exceeded on /runs"))
     with pytest.raises(ReproError, match="disk quota"):
@@ -284,7 +287,7 @@ def test_a_repro_error_mid_training_keeps_its_message(data_dir, tmp_path, monkey
     assert info["status"] == "failed" and info["error"] == "disk quota exceeded on /runs"
 
 
-def test_divergence_records_its_message(data_dir, tmp_path):
+def test_divergence_records_its_message(data_dir, tmp_path, run):
     out = tmp_path / "r"
     with pytest.raises(ReproError) as exc:
         run(data_dir, out, lr=1e36, clip_norm=None, save_every_steps=1, lr_schedule="constant")
@@ -292,7 +295,7 @@ def test_divergence_records_its_message(data_dir, tmp_path):
     assert info["status"] == "diverged" and info["error"] == str(exc.value)
 
 
-def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_dir, tmp_path, caplog):
+def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_dir, tmp_path, caplog, run):
     import tempfile
 
     out = tmp_path / "r"
@@ -320,7 +323,7 @@ def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_di
     assert "removed 4 temporary file(s) left by a killed run" in caplog.text
 
 
-def test_run_json_records_the_environment(data_dir, tmp_path, monkeypatch):
+def test_run_json_records_the_environment(data_dir, tmp_path, monkeypatch, run):
     import platform
 
     from repro.train import checkpoint

@@ -7,10 +7,7 @@ directory, so nothing is written into the repository's work/ or results/.
 from __future__ import annotations
 
 import importlib.util
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,52 +20,19 @@ SCHEMA = REPO / "workflows" / "schemas" / "config.schema.yaml"
 DEMO = REPO / "workflows" / "config" / "demo.yaml"
 
 
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    shutil.copytree(REPO / "workflows", dest / "workflows")
-    shutil.copy2(REPO / "environment.yml", dest / "environment.yml")  # the rules' conda: env
-    return dest
-
-
-def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    table = output.split("Job stats:", 1)[1]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if not match:
-            break
-        counts[match.group(1)] = int(match.group(2))
-    return counts
-
-
 @pytest.fixture
-def wf(tmp_path: Path) -> Path:
+def wf(tmp_path: Path, copy_workflow) -> Path:
     return copy_workflow(tmp_path / "wf")
 
 
-def test_lint_is_clean(wf: Path) -> None:
+def test_lint_is_clean(wf: Path, snakemake) -> None:
     proc = snakemake(wf, "--lint")
     out = proc.stdout + proc.stderr
     assert "Lints for" not in out, out
     assert "Congratulations, your workflow is in a good condition!" in out
 
 
-def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path) -> None:
+def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path, snakemake, job_counts) -> None:
     # the committed reference sits in results/reference/demo, so a fresh clone still runs everything
     shutil.copytree(REPO / "results" / "reference" / "demo", wf / "results" / "reference" / "demo")
     proc = snakemake(wf, "-n", "-p", "--cores", "2")
@@ -91,7 +55,7 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path) -> None:
     assert not (wf / "work").exists()
 
 
-def test_configfile_on_command_line_replaces_the_demo(wf: Path) -> None:
+def test_configfile_on_command_line_replaces_the_demo(wf: Path, snakemake) -> None:
     other = wf / "other.yaml"
     other.write_text(
         "experiment: tiny\ndata:\n  source: local\n  local: {train_src: a.en, train_tgt: a.fr}\n", encoding="utf-8"
@@ -108,7 +72,7 @@ def test_configfile_on_command_line_replaces_the_demo(wf: Path) -> None:
     assert not (wf / "work/demo").exists()
 
 
-def test_step_config_reruns_only_when_its_sections_change(wf: Path) -> None:
+def test_step_config_reruns_only_when_its_sections_change(wf: Path, snakemake, job_counts) -> None:
     target = "work/demo/config/prepare.yaml"
     snakemake(wf, "--cores", "1", target)
     written = yaml.safe_load((wf / target).read_text(encoding="utf-8"))
@@ -135,7 +99,6 @@ def test_schema_accepts_demo_and_sets_no_defaults() -> None:
 @pytest.mark.parametrize(
     "config, problem",
     [
-        ({"experiment": "demo", "data": {"source": "wmt15"}}, "wmt15"),
         ({"experiment": "demo", "data": {"seed": 1}}, "source"),
         ({"data": {"source": "synthetic"}}, "experiment"),
         ({"experiment": "a/b", "data": {"source": "synthetic"}}, "a/b"),
@@ -149,7 +112,7 @@ def test_schema_rejects_bad_configs(config: dict, problem: str) -> None:
     assert problem in str(info.value)
 
 
-def test_workflow_refuses_a_config_with_an_unknown_source(wf: Path) -> None:
+def test_workflow_refuses_a_config_with_an_unknown_source(wf: Path, snakemake) -> None:
     bad = wf / "bad.yaml"
     bad.write_text("experiment: bad\ndata:\n  source: wmt15\n", encoding="utf-8")
     proc = snakemake(wf, "-n", "--cores", "1", "--configfile", str(bad), check=False)
@@ -157,12 +120,12 @@ def test_workflow_refuses_a_config_with_an_unknown_source(wf: Path) -> None:
     assert "wmt15" in proc.stdout + proc.stderr
 
 
-def test_default_profile_dry_run(wf: Path) -> None:
+def test_default_profile_dry_run(wf: Path, snakemake, job_counts) -> None:
     proc = snakemake(wf, "--workflow-profile", "workflows/profiles/default", "-n")
     assert job_counts(proc.stdout)["prepare"] == 1
 
 
-def test_slurm_profile_dry_run(wf: Path) -> None:
+def test_slurm_profile_dry_run(wf: Path, snakemake, job_counts) -> None:
     assert importlib.util.find_spec("snakemake_executor_plugin_slurm"), (
         "snakemake-executor-plugin-slurm is part of the test extra: pip install -e '.[test]'"
     )
@@ -174,19 +137,42 @@ def test_slurm_profile_dry_run(wf: Path) -> None:
     assert "mem_mb=16000" in prepare and "runtime=720" in prepare
 
 
-def test_decode_bf16_reaches_translate_and_perplexity(wf: Path) -> None:
-    # decode.bf16 (default false) adds --bf16 to every translate and perplexity command, nothing else.
+def _decode_jobs(stdout: str) -> dict[str, list[str]]:
+    """The dry run's translate and perplexity jobs, each as its block of lines (resources, shell command)."""
+    jobs: dict[str, list[str]] = {"translate": [], "perplexity": []}
+    for block in stdout.split("\n\n"):
+        for rule in jobs:
+            if f"rule {rule}:" in block:
+                jobs[rule].append(block)
+    return jobs
+
+
+def test_decode_section_reaches_translate_and_perplexity_as_their_step_config(wf: Path, snakemake,
+                                                                             job_counts) -> None:
+    from repro.config import load_config
+    from repro.inference.config import DecodeConfig
+
+    # Both read the decode: section from one step config; no command re-spells a decode: value as a flag.
     plain = snakemake(wf, "-n", "-p", "--cores", "2").stdout
-    assert "--bf16" not in plain
-    proc = snakemake(wf, "-n", "-p", "--cores", "2", "--config", "decode={batch_size: 100, device: cpu, bf16: true}")
-    commands = [line.split("Shell command:", 1)[-1].strip() for line in proc.stdout.splitlines()
-                if "repro " in line and "Shell command:" in line or line.startswith(("repro ", "export OMP"))]
-    translate = [c for c in commands if "repro translate" in c]
-    perplexity = [c for c in commands if "repro score --model" in c]
-    assert translate and perplexity
-    assert all(" --bf16 " in c for c in translate + perplexity)
-    assert not [c for c in commands if "--bf16" in c and c not in translate + perplexity]
-    assert job_counts(proc.stdout) == job_counts(plain)
+    jobs = _decode_jobs(plain)
+    assert jobs["translate"] and jobs["perplexity"]
+    for block in jobs["translate"] + jobs["perplexity"]:
+        assert "--config work/demo/config/decode.yaml" in block
+        assert "gpu=0" in block  # the demo decodes on the CPU
+    for flag in ("--bf16", "--device", "--batch-size", "--max-len", "--length-norm"):
+        assert flag not in plain, flag
+    # The step config holds the decode: section as given (here on the command line), and the commands
+    # build from it the DecodeConfig the workflow validated: the settings that reach the search.
+    given = "decode={batch_size: 100, device: cpu, bf16: true}"
+    assert job_counts(snakemake(wf, "-n", "--cores", "2", "--config", given).stdout) == job_counts(plain)
+    snakemake(wf, "work/demo/config/decode.yaml", "--cores", "1", "--config", given)
+    written = load_config(wf / "work/demo/config/decode.yaml", reads=("decode",))
+    assert set(written) == {"experiment", "decode"}
+    assert DecodeConfig.from_dict(written["decode"]) == DecodeConfig(batch_size=100, device="cpu", bf16=True)
+    # decode.device other than cpu (auto included: CUDA wherever there is one) asks for a GPU.
+    auto = snakemake(wf, "-n", "--cores", "2", "--config", "decode={batch_size: 100, device: auto}").stdout
+    jobs = _decode_jobs(auto)
+    assert all("gpu=1" in block for block in jobs["translate"] + jobs["perplexity"])
 
 
 def test_schema_checks_decode_bf16() -> None:
@@ -204,8 +190,7 @@ def test_schema_checks_decode_bf16() -> None:
     ("decode", "beam_sise: 3", "config section 'decode': unknown key(s) beam_sise"),
     ("model", "hidden_size: abc", "model.hidden_size: expected an integer, got 'abc'"),
 ])
-def test_dry_run_catches_a_typo_in_any_section_before_anything_runs(wf: Path, section: str, typo: str,
-                                                                    message: str) -> None:
+def test_dry_run_catches_a_typo_in_any_section_before_anything_runs(wf: Path, section: str, typo: str, message: str, snakemake) -> None:
     config = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
     config[section] = {**config.get(section, {}), **yaml.safe_load(typo)}
     bad = wf / "typo.yaml"
@@ -216,7 +201,7 @@ def test_dry_run_catches_a_typo_in_any_section_before_anything_runs(wf: Path, se
     assert not (wf / "work").exists()
 
 
-def test_multi30k_dry_run_plans_the_download_unless_a_local_copy_is_given(wf: Path, tmp_path: Path) -> None:
+def test_multi30k_dry_run_plans_the_download_unless_a_local_copy_is_given(wf: Path, tmp_path: Path, snakemake, job_counts) -> None:
     config = "workflows/config/multi30k.yaml"
     counts = job_counts(snakemake(wf, "-n", "--cores", "2", "--configfile", config).stdout)
     assert counts["fetch"] == 1 and counts["prepare"] == 1
@@ -239,7 +224,7 @@ def test_schema_sections_are_the_config_sections() -> None:
     assert schema["additionalProperties"] is False
 
 
-def test_estimate_target_runs_repro_estimate_on_the_experiment_and_is_not_part_of_all(wf: Path) -> None:
+def test_estimate_target_runs_repro_estimate_on_the_experiment_and_is_not_part_of_all(wf: Path, snakemake, job_counts) -> None:
     proc = snakemake(wf, "-n", "-p", "--cores", "3", "estimate")
     counts = job_counts(proc.stdout)
     assert counts.get("estimate") == 1 and "train" not in counts  # it measures; it trains nothing

@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from repro.evaluation.bleu import corpus_bleu_paper
-from test_workflow import copy_workflow, job_counts, snakemake
 
 TINY = {
     "experiment": "tiny",
@@ -39,7 +38,7 @@ TINY = {
 
 
 @pytest.mark.slow
-def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path) -> None:
+def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy_workflow, snakemake, job_counts) -> None:
     wf = copy_workflow(tmp_path / "wf")
     config = wf / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY))

@@ -3,20 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from repro.config import dataclass_from_dict
 from repro.data.sources import SOURCES
 from repro.data.tokenize import KINDS
 from repro.errors import ConfigError
 
+T = TypeVar("T")
+
+# The sources (importing repro.data.sources registers them all), each with its options section below.
+SOURCE_SECTIONS = tuple(SOURCES)
+
+
+def _with_source_sections(cls: type[T]) -> type[T]:
+    """Give ``cls`` one mapping field per source, named after it (``data.<source>``), before it becomes a
+    dataclass: a new source needs no edit here, unknown sections fail as unknown keys, and ``asdict``
+    (meta.json's ``config``) records every section."""
+    for name in SOURCE_SECTIONS:
+        if name in cls.__annotations__ or hasattr(cls, name):
+            raise TypeError(f"data source {name!r} has the name of a data: setting; rename the source")
+        cls.__annotations__[name] = "dict[str, Any]"
+        setattr(cls, name, field(default_factory=dict))
+    return cls
+
+
 @dataclass
+@_with_source_sections
 class PrepareConfig:
     """The ``data:`` section of an experiment config. Defaults are the paper's recipe (§3.1).
 
-    source: ``synthetic`` | ``wmt14`` | ``schwenk`` | ``local``; its options live in the section of the
-        same name (``wmt14: {...}`` etc., see ``Wmt14Options``, ``SchwenkOptions``, ``LocalOptions``,
-        ``SyntheticOptions``).
+    source: one of ``repro.data.sources.SOURCES`` (a module of ``repro/data/sources`` each); its
+        options live in the section of the same name (``wmt14: {...}`` etc., read by the source's
+        options dataclass, e.g. ``Wmt14Options``).
     src_lang, tgt_lang: translation direction (en → fr).
     tokenizer: ``moses`` | ``sentencepiece`` | ``pretokenized``. A source whose text is already
         tokenized (schwenk, synthetic) forces ``pretokenized`` unless ``sentencepiece`` is asked for.
@@ -52,15 +71,16 @@ class PrepareConfig:
     spm_model_type: str = "unigram"
     spm_character_coverage: float = 1.0
     spm_input_sentence_size: int = 2000000
-    wmt14: dict[str, Any] = field(default_factory=dict)
-    schwenk: dict[str, Any] = field(default_factory=dict)
-    multi30k: dict[str, Any] = field(default_factory=dict)
-    local: dict[str, Any] = field(default_factory=dict)
-    synthetic: dict[str, Any] = field(default_factory=dict)
+    # then one ``dict[str, Any]`` field per source (see _with_source_sections)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> PrepareConfig:
         return dataclass_from_dict(cls, values, "data")
+
+    def options(self, source: str, options_type: type[T]) -> T:
+        """Section ``data.<source>`` read into the source's options dataclass, so that an unknown key or a
+        value of the wrong type fails naming ``data.<source>.<key>``."""
+        return dataclass_from_dict(options_type, getattr(self, source), f"data.{source}")
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -76,7 +96,7 @@ class PrepareConfig:
             raise ConfigError(f"data.max_len must be >= 1 or null, got {self.max_len}")
         if self.max_len_ratio is not None and self.max_len_ratio < 1:
             raise ConfigError(f"data.max_len_ratio must be >= 1 or null, got {self.max_len_ratio}")
-        for name in ("wmt14", "schwenk", "multi30k", "local", "synthetic"):
+        for name in SOURCE_SECTIONS:
             if getattr(self, name) is None:
                 setattr(self, name, {})
             if not isinstance(getattr(self, name), dict):

@@ -26,13 +26,16 @@ from typing import Any
 import numpy as np
 
 from repro.data.clean import REASONS, Cleaner, n_tokens
-from repro.data.storage import load_meta  # noqa: F401  (public here too)
+from repro.data.config import PrepareConfig
 from repro.data.sources import ParallelSource, make_source
-from repro.data.storage import SPLITS, RaggedWriter
+from repro.data.storage import (
+    SPLITS,
+    RaggedWriter,
+    load_meta,  # noqa: F401  (public here too)
+)
 from repro.data.tokenize import build_tokenizer
 from repro.data.vocab import UNK_ID, Vocab
 from repro.errors import DataError, ReproError
-from repro.data.config import PrepareConfig
 from repro.io import atomic_dir, check_output_dir, iter_text_lines
 
 FORMAT_VERSION = 1

@@ -6,10 +6,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from repro.data.special_tokens import EOS, EOS_ID, PAD, PAD_ID, SOS, SOS_ID, SPECIALS, UNK, UNK_ID  # noqa: F401
 from repro.errors import DataError
 from repro.io import atomic_write
-
-from repro.data.special_tokens import EOS, EOS_ID, PAD, PAD_ID, SOS, SOS_ID, SPECIALS, UNK, UNK_ID  # noqa: F401
 
 
 class Vocab:

@@ -8,7 +8,7 @@ available, in this order:
 2. ``source sample``: a source that needs no download (the synthetic generator, local files, a local copy
    of Multi30k) is read and tokenized as ``repro prepare`` would, for a sample of each split;
 3. ``nominal``: a source that reads from the network gets the published size and a length model of its corpus
-   (:data:`NOMINAL`) — the figures are stated there, with where they come from.
+   (its ``nominal_corpus()``) — the figures are stated in the source's module, with where they come from.
 
 The statistics give each side's length *distribution*; the timed batches pair sources and targets by
 rank (the longest source with the longest target), which is what length bucketing sees.
@@ -34,52 +34,6 @@ from repro.errors import DataError
 SAMPLE_PAIRS = 100_000
 # Pairs read and tokenized per split from a source that needs no download (tokenizing is the slow part).
 SOURCE_SAMPLE_PAIRS = 3000
-
-
-@dataclass(frozen=True)
-class LengthModel:
-    """Source lengths log-normal (median, sigma of the log), targets ``ratio`` times as long."""
-
-    median: float
-    sigma: float
-    ratio: float
-
-    def sample(self, n: int, rng: np.random.Generator, max_len: int | None) -> tuple[np.ndarray, np.ndarray]:
-        src = np.maximum(1, np.rint(self.median * np.exp(self.sigma * rng.standard_normal(n)))).astype(np.int64)
-        tgt = np.maximum(1, np.rint(src * self.ratio * np.exp(0.1 * rng.standard_normal(n)))).astype(np.int64)
-        if max_len is not None:
-            src, tgt = np.minimum(src, max_len), np.minimum(tgt, max_len)
-        return src, tgt
-
-
-@dataclass(frozen=True)
-class NominalCorpus:
-    """What is known of a downloaded corpus before it is downloaded."""
-
-    pairs: dict[str, int]
-    lengths: dict[str, LengthModel]
-    note: str
-
-
-# Moses-token statistics measured on the official files (lengths: median, log-sigma; targets / sources).
-_MULTI30K = LengthModel(12.0, 0.30, 1.10)  # train, val and test_2016_flickr alike
-_NEWSTEST2013 = LengthModel(20.0, 0.62, 1.14)
-_NEWSTEST2014 = LengthModel(22.0, 0.56, 1.14)
-# The paper (§3.1): 12M sentences, 304M English and 348M French words: 25.3 English words on average
-# (a log-normal with sigma 0.6 and that mean has median 21), 1.145 French words per English word.
-_WMT14_TRAIN = LengthModel(21.0, 0.60, 1.145)
-NOMINAL: dict[str, NominalCorpus] = {
-    "multi30k": NominalCorpus({"train": 29_000, "valid": 1014, "test": 1000},
-                              {"train": _MULTI30K, "valid": _MULTI30K, "test": _MULTI30K},
-                              "Multi30k task 1 sizes; lengths measured on its official files"),
-    "schwenk": NominalCorpus({"train": 12_000_000, "valid": 6003, "test": 3003},
-                             {"train": _WMT14_TRAIN, "valid": _NEWSTEST2013, "test": _NEWSTEST2014},
-                             "the paper's 12M pairs and word counts (§3.1); newstest2012+2013 and 2014"),
-    "wmt14": NominalCorpus({"train": 40_836_876, "valid": 3000, "test": 3003},
-                           {"train": _WMT14_TRAIN, "valid": _NEWSTEST2013, "test": _NEWSTEST2014},
-                           "WMT'14 fr-en training rows (capped by data.wmt14.max_train_pairs); the paper's "
-                           "word counts (§3.1); newstest2013 and 2014"),
-}
 
 
 @dataclass
@@ -132,7 +86,7 @@ def data_profile(data: dict[str, Any] | None, data_dir: str | Path | None = None
     source = make_source(config)
     if not source.needs_network:
         return from_source(config, seed, source)
-    return nominal(config, seed)
+    return nominal(config, seed, source)
 
 
 # ----------------------------------------------------------------------------------- prepared data
@@ -212,15 +166,12 @@ def from_source(config: PrepareConfig, seed: int = 0, source: ParallelSource | N
 
 
 # ----------------------------------------------------------------------------------- a download
-def nominal(config: PrepareConfig, seed: int = 0) -> DataProfile:
-    corpus = NOMINAL.get(config.source)
+def nominal(config: PrepareConfig, seed: int = 0, source: ParallelSource | None = None) -> DataProfile:
+    corpus = (source or make_source(config)).nominal_corpus()
     if corpus is None:
         raise DataError(f"data source {config.source!r} downloads its data and has no nominal profile; "
                         "prepare the data first (`repro prepare`) and pass --data")
-    pairs = dict(corpus.pairs)
-    cap = (config.wmt14 or {}).get("max_train_pairs") if config.source == "wmt14" else None
-    if cap:
-        pairs["train"] = min(pairs["train"], int(cap))
+    pairs = corpus.pairs
     rng = np.random.default_rng(seed)
     splits = {}
     for name in SPLITS:

@@ -8,7 +8,10 @@ from repro.data.special_tokens import EOS_ID, PAD_ID, SOS_ID
 from repro.errors import ConfigError
 
 CELL_NAMES = ("lstm", "gru", "rnn")
+# The attention forms (repro.models.attention registers a class for each but "none"), and those that take
+# input feeding; torch-free copies of the registry's names, kept equal to it by a test.
 ATTENTIONS = ("none", "luong", "bahdanau")
+INPUT_FEEDING_ATTENTIONS = ("luong",)
 # Set from the prepared data directory by `repro train`, never by a config.
 DATA_DEFINED_KEYS = ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id")
 
@@ -41,9 +44,10 @@ class ModelConfig:
             raise ConfigError(f"model.cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
-        if self.input_feeding and self.attention != "luong":
+        if self.input_feeding and self.attention not in INPUT_FEEDING_ATTENTIONS:
             # "bahdanau" already feeds its context c_t into the recurrence; "none" has nothing to feed.
-            raise ConfigError(f"model.input_feeding needs model.attention 'luong', got {self.attention!r}")
+            forms = " or ".join(repr(name) for name in INPUT_FEEDING_ATTENTIONS)
+            raise ConfigError(f"model.input_feeding needs model.attention {forms}, got {self.attention!r}")
         for name in ("src_vocab_size", "tgt_vocab_size", "embedding_size", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")

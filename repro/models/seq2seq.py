@@ -5,31 +5,22 @@ final state — every layer's — initialises the decoder: that state is the fix
 The decoder starts from <sos> and predicts the target with a plain softmax over the target vocabulary.
 
 For the bottleneck ablation the decoder may also attend over the encoder's top-layer outputs h_j (the
-"memory"; the encoder stays the paper's unidirectional deep RNN, not Bahdanau's bidirectional one):
-
-* ``attention="luong"``: Luong, Pham & Manning (2015) global attention, "general" score. After the RNN
-  step, c_t = sum_j softmax_j(h_t^T W_a h_j) h_j and the output layer reads h~_t = tanh(W_c [c_t; h_t]).
-  Without input feeding the teacher-forced decoder is one fused RNN call over the whole target.
-  ``input_feeding=True`` (their §3.3) concatenates h~_{t-1} (zeros at t = 1) to the embedding of the
-  step's input token, so the RNN reads embedding_size + hidden_size inputs and has to run step by step.
-  As in OpenNMT-py and fairseq, the vector fed back is the one the output layer reads (after dropout).
-* ``attention="bahdanau"``: Bahdanau, Cho & Bengio (2015) additive attention. Before the RNN step,
-  scores v^T tanh(W s_{t-1} + U h_j) are computed from the previous top-layer state s_{t-1} (at t = 1 the
-  encoder's final top-layer state, which initialises the decoder), and c_t is fed into the recurrence:
-  the RNN reads [emb(y_{t-1}); c_t]. The output layer reads the deep output tanh(W_o [c_t; s_t]), the same
-  form as Luong's h~_t, in place of the paper's maxout layer (which also read emb(y_{t-1})). The keys
-  U h_j are computed once per source. It runs step by step; it has no input feeding (c_t already is fed).
+"memory"), with one of the forms of :mod:`repro.models.attention` (``model.attention``: Luong's, after
+the RNN step, optionally with input feeding; or Bahdanau's, before it, its context fed into the RNN).
+The decoder asks the form's object (``self.attention``, None without attention) where the context goes;
+that object holds the attention layers, so a form's parameters are named ``attention.*``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from repro.models.attention import Attention, attention_class
 from repro.models.config import CELL_NAMES, ModelConfig
 
 CELLS = dict(zip(CELL_NAMES, (nn.LSTM, nn.GRU, nn.RNN), strict=True))
@@ -55,7 +46,7 @@ class DecoderState:
     # Per source sentence (attention only): reorder_state copies them only when rows change sentence.
     memory: Tensor | None = None  # [B, S, H] encoder top-layer outputs h_j
     mask: Tensor | None = None  # [B, S] True at real source positions
-    keys: Tensor | None = None  # [B, S, H] U h_j (bahdanau), precomputed once per source
+    keys: Tensor | None = None  # [B, S, H] Attention.precompute_keys (bahdanau: U h_j), once per source
     # Per hypothesis, changes every step (input feeding): h~_{t-1}, the vector the output layer last read.
     feed: Tensor | None = None  # [B, H]
     extras: dict = field(default_factory=dict)
@@ -77,17 +68,6 @@ def map_state(state: RNNState, fn) -> RNNState:
     return fn(state)
 
 
-def full_precision(like: Tensor) -> torch.autocast:
-    """Autocast off on ``like``'s device: attention scores, weights and context run in fp32 under bf16 autocast.
-
-    A trained Luong model's scores reach thousands (median |score| 6,000 on Multi30k), where bf16 keeps
-    steps of 32, and CPU autocast, unlike CUDA's, also leaves the softmax in bf16: the attention then
-    collapses to one-hot and its gradients come out wrong (the encoder's off by 5 times their norm), so
-    attention models trained on a CPU in bf16 learned far slower than the same models on a GPU.
-    """
-    return torch.autocast(device_type=like.device.type, enabled=False)
-
-
 def top_hidden(state: RNNState) -> Tensor:
     """The top layer's hidden state [B, H] (h, not an LSTM's cell c): Bahdanau's attention query s_{t-1}."""
     return (state[0] if isinstance(state, tuple) else state)[-1]
@@ -99,24 +79,28 @@ class Seq2Seq(nn.Module):
         self.config = config
         c = config
         rnn = CELLS[c.cell]
+        form = attention_class(c.attention)
         inter_layer_dropout = c.dropout if c.num_layers > 1 else 0.0
         self.src_embedding = nn.Embedding(c.src_vocab_size, c.embedding_size, padding_idx=c.pad_id)
         self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.embedding_size, padding_idx=c.pad_id)
         # Input feeding and Bahdanau's context each add a hidden_size vector to the decoder's input.
-        decoder_input = c.embedding_size + (c.hidden_size if c.input_feeding or c.attention == "bahdanau" else 0)
+        fed = c.input_feeding or (form is not None and form.feeds_context)
+        decoder_input = c.embedding_size + (c.hidden_size if fed else 0)
         self.encoder = rnn(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True, dropout=inter_layer_dropout)
         self.decoder = rnn(decoder_input, c.hidden_size, c.num_layers, batch_first=True, dropout=inter_layer_dropout)
         self.dropout = nn.Dropout(c.dropout)
-        if c.attention == "luong":
-            self.attention_score = nn.Linear(c.hidden_size, c.hidden_size, bias=False)  # W_a
-        if c.attention == "bahdanau":
-            self.attention_query = nn.Linear(c.hidden_size, c.hidden_size, bias=False)  # W
-            self.attention_key = nn.Linear(c.hidden_size, c.hidden_size, bias=False)  # U
-            self.attention_v = nn.Linear(c.hidden_size, 1, bias=False)  # v
-        if c.attention != "none":  # W_c (Luong) or W_o (Bahdanau's deep output)
-            self.attention_combine = nn.Linear(2 * c.hidden_size, c.hidden_size, bias=False)
+        # Registered between the decoder and the output layer, where the attention layers have always been:
+        # the uniform init draws in registration order, so a seed gives the weights it always gave.
+        self.attention: Attention | None = form(c.hidden_size) if form is not None else None
         self.output = nn.Linear(c.hidden_size, c.tgt_vocab_size)
         self.reset_parameters()
+
+    def _load_from_state_dict(self, state_dict: dict[str, Tensor], prefix: str, *args: Any, **kwargs: Any) -> None:
+        """Load checkpoints written before the attention forms were modules: ``attention_score.weight`` is
+        now ``attention.score.weight``, and so on for query, key, v and combine."""
+        for old in [key for key in state_dict if key.startswith(prefix + "attention_")]:
+            state_dict[prefix + "attention." + old[len(prefix + "attention_"):]] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def reset_parameters(self) -> None:
         """Every parameter uniform in [-init_range, init_range] (paper §3.4)."""
@@ -161,54 +145,36 @@ class Seq2Seq(nn.Module):
 
     # ----------------------------------------------------------------------------------- decoder
     def init_decoder_state(self, encoded: EncoderOutput) -> DecoderState:
-        c = self.config
-        if c.attention == "none":
+        if self.attention is None:
             return DecoderState(rnn=encoded.state)
-        state = DecoderState(rnn=encoded.state, memory=encoded.memory, mask=encoded.mask)
-        if c.attention == "bahdanau":
-            state.keys = self.attention_key(encoded.memory)  # U h_j: the same at every step
-        if c.input_feeding:
-            state.feed = encoded.memory.new_zeros(encoded.memory.size(0), c.hidden_size)  # nothing yet at t = 1
+        state = DecoderState(rnn=encoded.state, memory=encoded.memory, mask=encoded.mask,
+                             keys=self.attention.precompute_keys(encoded.memory))
+        if self.config.input_feeding:  # nothing to feed yet at t = 1
+            state.feed = encoded.memory.new_zeros(encoded.memory.size(0), self.config.hidden_size)
         return state
 
     @property
     def _steps_one_by_one(self) -> bool:
         """Whether step t's RNN input depends on step t-1's attention, so teacher forcing cannot be fused."""
-        return self.config.input_feeding or self.config.attention == "bahdanau"
-
-    def _combine(self, context: Tensor, outputs: Tensor) -> Tensor:
-        """tanh(W [c_t; h_t]): Luong's attentional vector h~_t, or Bahdanau's deep output."""
-        return torch.tanh(self.attention_combine(torch.cat([context, outputs], dim=-1)))
+        return self.config.input_feeding or (self.attention is not None and self.attention.feeds_context)
 
     def _attend(self, outputs: Tensor, state: DecoderState) -> Tensor:
-        """Luong (after the RNN step): top-layer outputs [B, T, H] -> h~_t [B, T, H]; unchanged without attention."""
-        if self.config.attention == "luong":
-            assert state.memory is not None and state.mask is not None
-            with full_precision(outputs):
-                memory = state.memory.float()
-                scores = torch.bmm(self.attention_score(outputs.float()), memory.transpose(1, 2))  # [B, T, S]
-                weights = torch.softmax(scores.masked_fill(~state.mask.unsqueeze(1), -math.inf), dim=-1)
-                context = torch.bmm(weights, memory)
-            outputs = self._combine(context, outputs)
-        return outputs
-
-    def _bahdanau_context(self, state: DecoderState) -> Tensor:
-        """Bahdanau (before the RNN step): c_t [B, 1, H] from the query s_{t-1}, the top layer of ``state.rnn``."""
-        assert state.memory is not None and state.mask is not None and state.keys is not None
-        query_input = top_hidden(state.rnn)
-        with full_precision(query_input):
-            query = self.attention_query(query_input.float()).unsqueeze(1)  # W s_{t-1}: [B, 1, H]
-            scores = self.attention_v(torch.tanh(query + state.keys.float())).squeeze(2)  # [B, S]
-            weights = torch.softmax(scores.masked_fill(~state.mask, -math.inf), dim=-1)
-            return torch.bmm(weights.unsqueeze(1), state.memory.float())
+        """After the RNN step: top-layer outputs [B, T, H] -> h~_t [B, T, H]; unchanged without attention."""
+        if self.attention is None:
+            return outputs
+        assert state.memory is not None and state.mask is not None
+        context, _ = self.attention(outputs, state.memory, state.mask, state.keys)
+        return self.attention.attentional_vector(context, outputs)
 
     def _decoder_step(self, embedded: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:
         """One step on embedded inputs [B, 1, E]: the vectors the output layer reads [B, 1, H] (after
         dropout) and the new state. Every decoding path goes through here, except fused teacher forcing."""
-        if self.config.attention == "bahdanau":
-            context = self._bahdanau_context(state)
+        if self.attention is not None and self.attention.feeds_context:
+            assert state.memory is not None and state.mask is not None
+            # The query is s_{t-1}, the top layer of the state the step starts from.
+            context, _ = self.attention(top_hidden(state.rnn), state.memory, state.mask, state.keys)  # [B, 1, H]
             outputs, rnn = self.decoder(torch.cat([embedded, context], dim=-1), state.rnn)
-            vectors = self.dropout(self._combine(context, outputs))
+            vectors = self.dropout(self.attention.attentional_vector(context, outputs))
         else:
             if self.config.input_feeding:
                 assert state.feed is not None

@@ -28,6 +28,7 @@ from repro.report.context import ReportContext
 from repro.report.figures import plot_binned_bleu, plot_curves
 from repro.report.tables import format_mean_std, write_table
 
+
 class Ablations:
     """Per-variant statistics of the ablation runs (the plan's variants and seeds), computed once per report."""
 

@@ -8,7 +8,7 @@ What to expect is decided from the two runs' provenance (``provenance.json``): o
 with the same torch and thread count, training and decoding are deterministic for a seed, so every number
 must be identical. Anywhere else (another CPU type, a GPU, another torch) floating-point sums run in
 another order and a model trained to convergence ends at another optimum, as another seed would (the
-README gives the measured size of it). There, the verdicts must agree; each number's difference is
+docs/determinism.md gives the measured size of it). There, the verdicts must agree; each number's difference is
 listed, and marked close when within ``TOLERANCE``, for the reader to judge.
 """
 

@@ -14,10 +14,9 @@ from repro.data.storage import load_meta, load_split
 from repro.data.vocab import Vocab
 from repro.errors import ReproError
 from repro.evaluation.bleu import sentence_stats
-from repro.io import check_input_file, read_text_lines
 from repro.experiments import REVERSED, Plan, RunSpec, SystemSpec, plan
+from repro.io import check_input_file, read_text_lines
 from repro.layout import Layout
-
 
 MISSING_HINT = "has the workflow step that writes it run?"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from repro.evaluation.bleu import subset_bleu
 from repro.experiments import FAIRSEQ_MIN_LEN, FORWARD, REVERSED, RunSpec, SystemSpec
 from repro.layout import ResultsLayout
 from repro.report import paper
@@ -14,7 +15,6 @@ from repro.report.bins import average_frequency_rank, quantile_bins
 from repro.report.context import ReportContext
 from repro.report.figures import pca_2d, plot_binned_bleu, plot_pca_panels
 from repro.report.tables import format_mean_std, write_table
-from repro.evaluation.bleu import subset_bleu
 
 SIGNATURE_NOTE = "sacreBLEU on detokenized output, signature: {signature}."
 

@@ -8,9 +8,9 @@ perplexity) and ``rng`` (every generator's state) as the trainer writes them.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import re
-import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path

@@ -8,8 +8,8 @@ import torch
 
 from repro.data.batching import BatchSampler, iterate_collated
 from repro.data.storage import ParallelSplit
-from repro.models.seq2seq import Seq2Seq
 from repro.device import autocast
+from repro.models.seq2seq import Seq2Seq
 from repro.train.loss import scored_positions, token_losses
 
 

@@ -1,4 +1,7 @@
-"""The interface every source implements, and helpers over the files sources read.
+"""The interface every source implements, the registry of sources, and helpers over the files sources read.
+
+A subclass that sets ``name`` in its body registers itself under that name (``REGISTRY``): the value of
+``data.source`` that selects it, and the name of its options section ``data.<name>``.
 
 Sources read text lines through :func:`repro.io.iter_text_lines` (with ``decompress=True``: corpora
 come plain or gzipped), the reader every command uses too, so errors name the file and line alike.
@@ -6,28 +9,91 @@ come plain or gzipped), the reader every command uses too, so errors name the fi
 
 from __future__ import annotations
 
+import keyword
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from repro.errors import DataError
 from repro.io import iter_text_lines, open_input, read_errors
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from repro.data.config import PrepareConfig
+
 SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class LengthModel:
+    """Source lengths log-normal (median, sigma of the log), targets ``ratio`` times as long."""
+
+    median: float
+    sigma: float
+    ratio: float
+
+    def sample(self, n: int, rng: np.random.Generator, max_len: int | None) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np  # here, not at the top: importing the sources (and so the config) stays light
+
+        src = np.maximum(1, np.rint(self.median * np.exp(self.sigma * rng.standard_normal(n)))).astype(np.int64)
+        tgt = np.maximum(1, np.rint(src * self.ratio * np.exp(0.1 * rng.standard_normal(n)))).astype(np.int64)
+        if max_len is not None:
+            src, tgt = np.minimum(src, max_len), np.minimum(tgt, max_len)
+        return src, tgt
+
+
+@dataclass(frozen=True)
+class NominalCorpus:
+    """What is known of a downloaded corpus before it is downloaded (``repro estimate``'s nominal profile)."""
+
+    pairs: dict[str, int]
+    lengths: dict[str, LengthModel]
+    note: str
+
+    def capped(self, max_train_pairs: int | None) -> NominalCorpus:
+        """The corpus with at most ``max_train_pairs`` training pairs (null or 0: all of them)."""
+        if not max_train_pairs:
+            return self
+        return NominalCorpus({**self.pairs, "train": min(self.pairs["train"], max_train_pairs)}, self.lengths,
+                             self.note)
+
+
+# name -> source class, filled as the classes are defined (repro.data.sources imports every module)
+REGISTRY: dict[str, type[ParallelSource]] = {}
 
 
 class ParallelSource(ABC):
     """Aligned sentence pairs, split into train / valid / test.
 
     ``pretokenized`` says whether the text is already tokenized (split on whitespace only: never
-    tokenize twice).
+    tokenize twice). A concrete source sets ``name`` (which registers it) and builds itself from the
+    ``data:`` section with :meth:`from_config`.
     """
 
     name: str = ""
     pretokenized: bool = False
     # whether fetch() downloads files (the workflow then runs it as its own job, before preparation)
     downloads: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a class that sets ``name`` in its own body, so that no list of sources is kept by hand."""
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name is None:
+            return
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise TypeError(f"{cls.__qualname__}.name must be an identifier (it names data.<name>), got {name!r}")
+        if name in REGISTRY:
+            raise TypeError(f"{cls.__qualname__}: source name {name!r} is taken by {REGISTRY[name].__qualname__}")
+        REGISTRY[name] = cls
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: PrepareConfig) -> ParallelSource:
+        """The source configured from the ``data:`` section (its own options in ``data.<name>``)."""
 
     @property
     def needs_network(self) -> bool:
@@ -48,6 +114,11 @@ class ParallelSource(ABC):
     def describe(self) -> dict:
         """A JSON-able description of where the data came from (stored in stats.json)."""
         return {"name": self.name, "pretokenized": self.pretokenized}
+
+    def nominal_corpus(self) -> NominalCorpus | None:
+        """The published size and a length model of the corpus, for estimating a source that reads from the
+        network without reading it (None: none is known; the data must be prepared first)."""
+        return None
 
 
 def open_binary(path: str | Path) -> IO[bytes]:

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from repro.config import dataclass_from_dict
 from repro.data.sources.base import ParallelSource, count_lines, zip_aligned
 from repro.errors import DataError, ReproError
 from repro.io import check_input_file, iter_text_lines
@@ -110,7 +107,7 @@ class LocalSource(ParallelSource):
 
     @classmethod
     def from_config(cls, config: PrepareConfig) -> LocalSource:
-        return cls(dataclass_from_dict(LocalOptions, config.local, "data.local"), config.seed)
+        return cls(config.options(cls.name, LocalOptions), config.seed)
 
     def _read(self, split: str) -> Iterator[tuple[str, str]]:
         src, tgt = self._files[split]
@@ -124,6 +121,8 @@ class LocalSource(ParallelSource):
     def _carved(self) -> dict[str, set[int]]:
         """Which training line indices go to the splits that have no file of their own."""
         if self._carve is None:
+            import numpy as np  # here, not at the top: importing the sources (and so the config) stays light
+
             missing = [s for s in ("valid", "test") if s not in self._files]
             self._carve = {}
             if missing:

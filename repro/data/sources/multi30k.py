@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repro.config import dataclass_from_dict
-from repro.data.download import cache_dir, fetch_file, verify_file
-from repro.data.sources.base import ParallelSource, zip_aligned
+from repro.data.sources.base import (
+    LengthModel,
+    NominalCorpus,
+    ParallelSource,
+    zip_aligned,
+)
 from repro.errors import DataError, ReproError
 
 if TYPE_CHECKING:
@@ -35,6 +38,12 @@ SHA256 = {
     "test_2016_flickr.en.gz": "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
     "test_2016_flickr.fr.gz": "6d326e188d259fb1d04ac19eae3af956559b3a0b93d7635e56c90987c40c8b90",
 }
+# Moses-token lengths measured on the official files (median, log-sigma; targets / sources): train, val
+# and test_2016_flickr alike.
+_LENGTHS = LengthModel(12.0, 0.30, 1.10)
+NOMINAL = NominalCorpus({"train": 29_000, "valid": 1014, "test": 1000},
+                        {"train": _LENGTHS, "valid": _LENGTHS, "test": _LENGTHS},
+                        "Multi30k task 1 sizes; lengths measured on its official files")
 
 
 @dataclass
@@ -73,14 +82,16 @@ class Multi30kSource(ParallelSource):
 
     @classmethod
     def from_config(cls, config: PrepareConfig) -> Multi30kSource:
-        options = dataclass_from_dict(Multi30kOptions, config.multi30k, "data.multi30k")
-        return cls(options, config.src_lang, config.tgt_lang)
+        return cls(config.options(cls.name, Multi30kOptions), config.src_lang, config.tgt_lang)
 
     @property
     def downloads(self) -> bool:  # type: ignore[override]
         return self.options.local_dir is None
 
     def _cache(self) -> Path:
+        # repro.data.download imports pooch and requests: only when the files are needed
+        from repro.data.download import cache_dir
+
         return cache_dir(self.options.cache_dir) / "multi30k"
 
     def input_paths(self) -> list[Path]:
@@ -90,6 +101,8 @@ class Multi30kSource(ParallelSource):
 
     def fetch(self) -> None:
         """Download (or locate) the six files and verify every checksum."""
+        from repro.data.download import fetch_file, verify_file
+
         local = self.options.local_dir
         cache = self._cache()
         base = self.options.base_url.rstrip("/") + "/"
@@ -111,3 +124,6 @@ class Multi30kSource(ParallelSource):
                  if self.options.local_dir is not None else {"base_url": self.options.base_url})
         info.update(where, commit=COMMIT, sha256=self.checksums)
         return info
+
+    def nominal_corpus(self) -> NominalCorpus:
+        return NOMINAL

@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repro.config import dataclass_from_dict
-from repro.data.sources.base import ParallelSource, zip_aligned
+from repro.data.sources.base import (
+    LengthModel,
+    NominalCorpus,
+    ParallelSource,
+    zip_aligned,
+)
 from repro.errors import DataError, ReproError
 
 if TYPE_CHECKING:
@@ -28,6 +32,16 @@ if TYPE_CHECKING:
 BASE_URL = "http://www-lium.univ-lemans.fr/~schwenk/cslm_joint_paper/data/"
 TRAIN_CORPORA = ("ep7_pc45", "nc9", "dev08_11", "crawl", "ccb2_pc30", "un2000_pc34")
 DEV_TEST_MD5 = "7d7897317ddd8ba0ae5c5fa7248d3ff5"  # dev+test archive published beside the corpus
+
+# Moses-token statistics measured on the official files (lengths: median, log-sigma; targets / sources).
+NEWSTEST2013_LENGTHS = LengthModel(20.0, 0.62, 1.14)
+NEWSTEST2014_LENGTHS = LengthModel(22.0, 0.56, 1.14)
+# The paper (§3.1): 12M sentences, 304M English and 348M French words: 25.3 English words on average
+# (a log-normal with sigma 0.6 and that mean has median 21), 1.145 French words per English word.
+PAPER_TRAIN_LENGTHS = LengthModel(21.0, 0.60, 1.145)
+NOMINAL = NominalCorpus({"train": 12_000_000, "valid": 6003, "test": 3003},
+                        {"train": PAPER_TRAIN_LENGTHS, "valid": NEWSTEST2013_LENGTHS, "test": NEWSTEST2014_LENGTHS},
+                        "the paper's 12M pairs and word counts (§3.1); newstest2012+2013 and 2014")
 
 
 def default_cache_dir() -> Path:
@@ -130,8 +144,7 @@ class SchwenkSource(ParallelSource):
 
     @classmethod
     def from_config(cls, config: PrepareConfig) -> SchwenkSource:
-        return cls(dataclass_from_dict(SchwenkOptions, config.schwenk, "data.schwenk"),
-                   config.src_lang, config.tgt_lang)
+        return cls(config.options(cls.name, SchwenkOptions), config.src_lang, config.tgt_lang)
 
     def _archive(self, name: str) -> Path:
         url = self.options.base_url.rstrip("/") + "/" + name
@@ -170,4 +183,5 @@ class SchwenkSource(ParallelSource):
                     valid=self.options.valid, test=self.options.test)
         return info
 
-
+    def nominal_corpus(self) -> NominalCorpus:
+        return NOMINAL

@@ -287,8 +287,7 @@ class SyntheticSource(ParallelSource):
 
     @classmethod
     def from_config(cls, config: PrepareConfig) -> SyntheticSource:
-        options = dataclass_from_dict(SyntheticOptions, config.synthetic, "data.synthetic")
-        return cls(options, config.seed, config.src_lang, config.tgt_lang)
+        return cls(config.options(cls.name, SyntheticOptions), config.seed, config.src_lang, config.tgt_lang)
 
     def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
         size = {"train": self.options.train_size, "valid": self.options.valid_size,
@@ -332,10 +331,10 @@ def _options_and_seed(config: Any) -> tuple[SyntheticOptions, int]:
     if isinstance(config, SyntheticOptions):
         return config, config.seed if config.seed is not None else 1
     if isinstance(config, dict):
-        section = config.get("synthetic") or {}
+        options = dataclass_from_dict(SyntheticOptions, config.get(SyntheticSource.name) or {},
+                                      f"data.{SyntheticSource.name}")
         base_seed = int(config.get("seed", 1))
     else:  # PrepareConfig
-        section = config.synthetic or {}
+        options = config.options(SyntheticSource.name, SyntheticOptions)
         base_seed = config.seed
-    options = dataclass_from_dict(SyntheticOptions, section, "data.synthetic")
     return options, options.seed if options.seed is not None else base_seed

@@ -13,14 +13,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from repro.config import dataclass_from_dict
-from repro.data.sources.base import ParallelSource
+from repro.data.sources.base import NominalCorpus, ParallelSource
+from repro.data.sources.schwenk import (
+    NEWSTEST2013_LENGTHS,
+    NEWSTEST2014_LENGTHS,
+    PAPER_TRAIN_LENGTHS,
+)
 from repro.errors import DataError, ReproError
 
 if TYPE_CHECKING:
     from repro.data.config import PrepareConfig
 
 HF_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
+NOMINAL = NominalCorpus({"train": 40_836_876, "valid": 3000, "test": 3003},
+                        {"train": PAPER_TRAIN_LENGTHS, "valid": NEWSTEST2013_LENGTHS, "test": NEWSTEST2014_LENGTHS},
+                        "WMT'14 fr-en training rows (capped by data.wmt14.max_train_pairs); the paper's "
+                        "word counts (§3.1); newstest2013 and 2014")
 
 
 @dataclass
@@ -75,7 +83,7 @@ class Wmt14Source(ParallelSource):
 
     @classmethod
     def from_config(cls, config: PrepareConfig) -> Wmt14Source:
-        return cls(dataclass_from_dict(Wmt14Options, config.wmt14, "data.wmt14"), config.src_lang, config.tgt_lang)
+        return cls(config.options(cls.name, Wmt14Options), config.src_lang, config.tgt_lang)
 
     def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
         rows: Iterable[dict] = self.loader(split)
@@ -97,3 +105,6 @@ class Wmt14Source(ParallelSource):
         info.update(dataset=self.options.dataset, config=self.options.name, revision=self.options.revision,
                     max_train_pairs=self.options.max_train_pairs, data_files=self.options.data_files)
         return info
+
+    def nominal_corpus(self) -> NominalCorpus:
+        return NOMINAL.capped(self.options.max_train_pairs)
