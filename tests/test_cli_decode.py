@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from repro.cli import main
 from repro.data.storage import RaggedArray
@@ -86,13 +87,13 @@ def test_load_run_round_trip(env):
 def test_translate_file_matches_beam_search(env, beam, tmp_path):
     out = tmp_path / "out.txt"
     assert main(["translate", "--model", str(env["runs"][0]), "--beam", str(beam), "--input", str(env["src"]),
-                 "--output", str(out), "--tokenized-output", "--device", "cpu", "--quiet", "--batch-size", "2"]) == 0
+                 "--output", str(out), "--tokenized-output", "--set", "decode.device=cpu", "--quiet", "--set", "decode.batch_size=2"]) == 0
     expected = [words(env, h[0]) for h in beam_search(env["models"][0], ids(env, env["lines"]), beam)]
     assert out.read_text().splitlines() == expected
     assert ids(env, ["the zebra sat"])[0][1] == 1  # the OOV word really was UNK
     # One decode, both flavours: detokenized output plus a tokenized copy (pretokenized data: same text).
     assert main(["translate", "--model", str(env["runs"][0]), "--beam", str(beam), "--input", str(env["src"]),
-                 "--output", str(tmp_path / "detok"), "--tokenized-copy", str(tmp_path / "tok"), "--device", "cpu",
+                 "--output", str(tmp_path / "detok"), "--tokenized-copy", str(tmp_path / "tok"), "--set", "decode.device=cpu",
                  "--quiet"]) == 0
     assert (tmp_path / "tok").read_text().splitlines() == expected == (tmp_path / "detok").read_text().splitlines()
 
@@ -106,8 +107,8 @@ def test_translate_stdin_stdout_and_unk_kept(env, monkeypatch, capsys):
     copy_data_files(env["data"], run)
     save_checkpoint(run / "checkpoints" / "last.pt", {"model_config": model.config.to_dict(), "model": model.state_dict()})
     write_run_json(run, {})
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("hello world !\n".encode())))
-    assert main(["translate", "--model", str(run), "--beam", "2", "--device", "cpu", "--quiet"]) == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello world !\n")))
+    assert main(["translate", "--model", str(run), "--beam", "2", "--set", "decode.device=cpu", "--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and "<unk>" in out[0].split()
     assert out[0] == words(env, beam_search(model, ids(env, ["hello world !"]), 2)[0][0])
@@ -116,7 +117,7 @@ def test_translate_stdin_stdout_and_unk_kept(env, monkeypatch, capsys):
 def test_nbest_output_moses_format(env, tmp_path):
     out = tmp_path / "nbest.txt"
     assert main(["translate", "--model", str(env["runs"][1]), "--beam", "5", "--nbest", "3", "--input", str(env["src"]),
-                 "--output", str(out), "--device", "cpu", "--quiet"]) == 0
+                 "--output", str(out), "--set", "decode.device=cpu", "--quiet"]) == 0
     expected = beam_search(env["models"][1], ids(env, env["lines"]), 5, nbest=3)
     lines = [line.split(" ||| ") for line in out.read_text().splitlines()]
     assert len(lines) == sum(len(s) for s in expected)
@@ -132,7 +133,7 @@ def test_nbest_output_moses_format(env, tmp_path):
 def test_ensemble_cli_matches_ensemble(env, tmp_path):
     out = tmp_path / "ens.txt"
     assert main(["translate", "--model", str(env["runs"][0]), "--model", str(env["runs"][1]), "--beam", "3",
-                 "--input", str(env["src"]), "--output", str(out), "--tokenized-output", "--device", "cpu", "--quiet"]) == 0
+                 "--input", str(env["src"]), "--output", str(out), "--tokenized-output", "--set", "decode.device=cpu", "--quiet"]) == 0
     expected = beam_search(Ensemble(env["models"]), ids(env, env["lines"]), 3)
     assert out.read_text().splitlines() == [words(env, h[0]) for h in expected]
 
@@ -142,7 +143,7 @@ def test_ensemble_vocabulary_mismatch(env, tmp_path, capsys):
     write_data(other_data, tgt_words=list(reversed(TGT_WORDS)))
     write_run(tmp_path / "other_run", other_data, 2)
     code = main(["translate", "--model", str(env["runs"][1]), "--model", str(tmp_path / "other_run"), "--beam", "2",
-                 "--input", str(env["src"]), "--output", str(tmp_path / "x"), "--device", "cpu", "--quiet"])
+                 "--input", str(env["src"]), "--output", str(tmp_path / "x"), "--set", "decode.device=cpu", "--quiet"])
     assert code == 2
     assert "tgt vocabulary differs" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
@@ -156,6 +157,93 @@ def test_translate_errors(env, tmp_path, capsys):
     assert main(["translate", "--model", str(env["runs"][0]), "--input", str(bad), "--quiet"]) == 2
     assert "bad.txt, line 2: invalid UTF-8" in capsys.readouterr().err
     assert main(["translate", "--model", str(env["runs"][0]), "--beam", "2", "--nbest", "3", "--quiet"]) == 2
+    assert capsys.readouterr().err == "error: --nbest must be between 1 and the beam size (2), got 3\n"
+    for flags, message in ((["--beam", "0"], "--beam must be at least 1, got 0"),
+                           (["--nbest", "-1"], "--nbest must be between 1 and the beam size (12), got -1"),
+                           (["--min-len", "-1"], "--min-len must be >= 0, got -1")):
+        assert main(["translate", "--model", str(env["runs"][0]), *flags, "--quiet"]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
+
+
+# ----------------------------------------------------------------------------------- decode settings
+def write_config(path, decode):
+    """An experiment config as the workflow's step config: the decode: section and a section not read."""
+    path.write_text(yaml.safe_dump({"experiment": "t", "model": {"hidden_size": 8}, "decode": decode}))
+    return path
+
+
+def test_translate_reads_the_decode_section_of_config(env, tmp_path):
+    # max_len_a 0, max_len_b 1: at most one word per translation, as beam search with those limits gives
+    config = write_config(tmp_path / "decode.yaml", {"device": "cpu", "max_len_a": 0, "max_len_b": 1})
+    out = tmp_path / "out.txt"
+    assert main(["translate", "--model", str(env["runs"][1]), "--config", str(config), "--beam", "3", "--input",
+                 str(env["src"]), "--output", str(out), "--tokenized-output", "--quiet"]) == 0
+    hyps = beam_search(env["models"][1], ids(env, env["lines"]), 3, max_len_a=0.0, max_len_b=1.0)
+    assert out.read_text().splitlines() == [words(env, h[0]) for h in hyps]
+    assert all(len(line.split()) <= 1 for line in out.read_text().splitlines())
+    # --set overrides the file: back to the default limits
+    again = tmp_path / "again.txt"
+    assert main(["translate", "--model", str(env["runs"][1]), "--config", str(config), "--set", "decode.max_len_a=2",
+                 "--set", "decode.max_len_b=10", "--beam", "3", "--input", str(env["src"]), "--output", str(again),
+                 "--tokenized-output", "--quiet"]) == 0
+    assert again.read_text().splitlines() == [words(env, h[0]) for h in
+                                              beam_search(env["models"][1], ids(env, env["lines"]), 3)]
+
+
+def test_decode_batch_size_does_not_change_translations(env, tmp_path):
+    # batched equals one sentence at a time: the same hypotheses, scores up to float rounding (other batch shapes)
+    outs = []
+    for batch_size in (1, 100):
+        config = write_config(tmp_path / f"b{batch_size}.yaml", {"device": "cpu", "batch_size": batch_size})
+        out = tmp_path / f"nbest{batch_size}.txt"
+        assert main(["translate", "--model", str(env["runs"][0]), "--model", str(env["runs"][1]), "--config",
+                     str(config), "--beam", "4", "--nbest", "3", "--input", str(env["src"]), "--output", str(out),
+                     "--quiet"]) == 0
+        outs.append([line.split(" ||| ") for line in out.read_text().splitlines()])
+    assert [entry[:2] for entry in outs[0]] == [entry[:2] for entry in outs[1]] and outs[0]
+    assert [float(entry[2]) for entry in outs[0]] == pytest.approx([float(entry[2]) for entry in outs[1]], abs=1e-4)
+
+
+@pytest.mark.parametrize("command", ["translate", "rescore", "encode", "score"])
+def test_decode_settings_errors_name_the_key_once(env, tmp_path, capsys, command):
+    (tmp_path / "src").write_text("the cat\n")
+    (tmp_path / "nbest").write_text("0 ||| le chat ||| -1.0\n")
+    argv = {"translate": ["--input", str(tmp_path / "src")],
+            "rescore": ["--src", str(tmp_path / "src"), "--nbest", str(tmp_path / "nbest"), "--output",
+                        str(tmp_path / "o")],
+            "encode": ["--input", str(tmp_path / "src"), "--output", str(tmp_path / "o.npy")],
+            "score": ["--data", str(env["data"])]}[command]
+    base = [command, "--model", str(env["runs"][1]), *argv, *([] if command == "score" else ["--quiet"])]
+    assert main([*base, "--set", "decode.length_norm=-1"]) == 2
+    assert capsys.readouterr().err == "error: decode.length_norm must be >= 0, got -1.0\n"
+    assert main([*base, "--set", "decode.batch_size=0"]) == 2
+    assert capsys.readouterr().err == "error: decode.batch_size must be positive, got 0\n"
+    assert main([*base, "--set", "decode.device=tpu"]) == 2
+    assert capsys.readouterr().err == "error: decode.device must be one of auto, cpu, cuda, got 'tpu'\n"
+    assert main([*base, "--set", "decode.batch_sise=3"]) == 2
+    assert "unknown key(s) batch_sise (did you mean 'batch_size'?)" in capsys.readouterr().err
+    assert main([*base, "--set", "decode.beam=3"]) == 2
+    assert "unknown key beam (did you mean the option --beam?" in capsys.readouterr().err
+    assert main([*base, "--set", "train.lr=1"]) == 2
+    assert "this command reads only the decode section(s)" in capsys.readouterr().err
+    assert main([*base, "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'missing.yaml'}: config file not found\n"
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.npy").exists()
+
+
+def test_decode_device_errors_name_the_key(env, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["translate", "--model", str(env["runs"][0]), "--set", "decode.device=cuda", "--input",
+                 str(env["src"]), "--quiet"]) == 2
+    assert capsys.readouterr().err == ("error: decode.device is 'cuda' but no CUDA device is available "
+                                       "(use 'auto' or 'cpu')\n")
+
+
+def test_score_decode_settings_need_model(tmp_path, capsys):
+    (tmp_path / "h").write_text("a b\n")
+    assert main(["score", "--hyp", str(tmp_path / "h"), "--ref", str(tmp_path / "h"), "--set",
+                 "decode.batch_size=8"]) == 2
+    assert "without --model nothing reads them" in capsys.readouterr().err
 
 
 def test_moses_run_tokenizes_raw_text(tmp_path):
@@ -173,7 +261,7 @@ def test_moses_run_tokenizes_raw_text(tmp_path):
     run = tmp_path / "run"
     (tmp_path / "in").write_text("hello world!\n")
     assert main(["translate", "--model", str(run), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
-                 "--tokenized-copy", str(tmp_path / "o.tok"), "--device", "cpu", "--quiet"]) == 0
+                 "--tokenized-copy", str(tmp_path / "o.tok"), "--set", "decode.device=cpu", "--quiet"]) == 0
     assert (tmp_path / "o").read_text() == t.tgt_tokenizer.detokenize(best) + "\n"
     assert (tmp_path / "o.tok").read_text() == " ".join(best) + "\n"
 
@@ -223,7 +311,7 @@ def test_score_bootstrap(tmp_path, capsys):
 
 def test_score_perplexity(env, capsys):
     assert main(["score", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
-                 "--device", "cpu"]) == 0
+                 "--set", "decode.device=cpu"]) == 0
     ppl = json.loads(capsys.readouterr().out)
     model = env["models"][1]
     nll, tokens = 0.0, 0
@@ -276,7 +364,7 @@ def test_rescore_nbest(env, tmp_path):
     def run(weight):
         out = tmp_path / f"out{weight}"
         assert main(["rescore", "--model", str(env["runs"][1]), "--nbest", str(nb), "--src", str(src_file),
-                     "--weight", str(weight), "--output", str(out), "--device", "cpu", "--quiet",
+                     "--weight", str(weight), "--output", str(out), "--set", "decode.device=cpu", "--quiet",
                      "--scores", str(tmp_path / "scores.jsonl")]) == 0
         return out.read_text().splitlines()
 
@@ -316,7 +404,7 @@ def test_ensemble_rescore_scores_match_beam_search(env):
 def test_encode(env, tmp_path, suffix):
     out = tmp_path / f"vec{suffix}"
     assert main(["encode", "--model", str(env["runs"][1]), "--input", str(env["src"]), "--output", str(out),
-                 "--device", "cpu", "--quiet", "--batch-size", "3"]) == 0
+                 "--set", "decode.device=cpu", "--quiet", "--set", "decode.batch_size=3"]) == 0
     vectors = np.load(out) if suffix == ".npy" else np.loadtxt(out, delimiter="\t", dtype=np.float32)
     model = env["models"][1]
     sources = ids(env, env["lines"])
@@ -348,19 +436,19 @@ def test_score_misaligned_files_names_both_files_and_counts(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------------- bf16
 def bf16_here() -> bool:
-    from repro.cli.common import use_bf16
+    from repro.device import check_bf16
 
-    return use_bf16(True, torch.device("cpu"))
+    return check_bf16(torch.device("cpu"))
 
 
 def test_translate_bf16_changes_only_precision(env, tmp_path):
-    # --bf16: the same hypotheses up to bf16 rounding; each n-best score is the fp32 log-probability of
+    # decode.bf16: the same hypotheses up to bf16 rounding; each n-best score is the fp32 log-probability of
     # its words within a bounded error per token.
     outs = {}
-    for flag in ([], ["--bf16"]):
+    for flag in ([], ["--set", "decode.bf16=true"]):
         out = tmp_path / f"nbest{len(flag)}.txt"
         assert main(["translate", "--model", str(env["runs"][0]), "--beam", "4", "--nbest", "2", "--input",
-                     str(env["src"]), "--output", str(out), "--device", "cpu", "--quiet", *flag]) == 0
+                     str(env["src"]), "--output", str(out), "--set", "decode.device=cpu", "--quiet", *flag]) == 0
         outs[bool(flag)] = [line.split(" ||| ") for line in out.read_text().splitlines()]
     sources = ids(env, env["lines"])
     assert {int(e[0]) for e in outs[True]} == set(range(len(sources)))
@@ -380,20 +468,20 @@ def test_bf16_unsupported_falls_back_to_fp32(env, tmp_path, monkeypatch, caplog)
 
     monkeypatch.setattr(repro.device, "bf16_unsupported_reason", lambda device: "no bf16 on this test CPU")
     out = {}
-    for flag in ([], ["--bf16"]):
+    for flag in ([], ["--set", "decode.bf16=true"]):
         path = tmp_path / f"out{len(flag)}.txt"
         assert main(["translate", "--model", str(env["runs"][0]), "--beam", "3", "--nbest", "3", "--input",
-                     str(env["src"]), "--output", str(path), "--device", "cpu", "--quiet", *flag]) == 0
+                     str(env["src"]), "--output", str(path), "--set", "decode.device=cpu", "--quiet", *flag]) == 0
         out[bool(flag)] = path.read_text()
-    assert "notice: --bf16 is set but no bf16 on this test CPU; running in fp32" in caplog.text
+    assert "notice: decode.bf16 is set but no bf16 on this test CPU; running in fp32" in caplog.text
     assert out[True] == out[False]  # bit-identical: fp32 scores included
 
 
 def test_score_perplexity_bf16(env, capsys):
     results = {}
-    for flag in ([], ["--bf16"]):
+    for flag in ([], ["--set", "decode.bf16=true"]):
         assert main(["score", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
-                     "--device", "cpu", *flag]) == 0
+                     "--set", "decode.device=cpu", *flag]) == 0
         results[bool(flag)] = json.loads(capsys.readouterr().out)
     fp32, bf16 = results[False], results[True]
     assert fp32["bf16"] is False and bf16["bf16"] is bf16_here()
@@ -407,17 +495,17 @@ def test_rescore_and_encode_bf16(env, tmp_path):
     nb.write_text("0 ||| le chat assis ||| -1.0\n0 ||| un tapis ||| -2.0\n1 ||| bonjour monde ||| -0.5\n")
     (tmp_path / "src").write_text("\n".join(TEST_SRC[:2]) + "\n")
     scores = {}
-    for flag in ([], ["--bf16"]):
+    for flag in ([], ["--set", "decode.bf16=true"]):
         assert main(["rescore", "--model", str(env["runs"][1]), "--nbest", str(nb), "--src", str(tmp_path / "src"),
-                     "--weight", "1.0", "--output", str(tmp_path / "o"), "--device", "cpu", "--quiet",
+                     "--weight", "1.0", "--output", str(tmp_path / "o"), "--set", "decode.device=cpu", "--quiet",
                      "--scores", str(tmp_path / f"s{len(flag)}"), *flag]) == 0
         scores[bool(flag)] = [json.loads(line)["model_score"] for line in (tmp_path / f"s{len(flag)}").read_text().splitlines()]
     assert scores[True] == pytest.approx(scores[False], abs=0.05)
     vectors = {}
-    for flag in ([], ["--bf16"]):
+    for flag in ([], ["--set", "decode.bf16=true"]):
         out = tmp_path / f"vec{len(flag)}.npy"
         assert main(["encode", "--model", str(env["runs"][1]), "--input", str(env["src"]), "--output", str(out),
-                     "--device", "cpu", "--quiet", *flag]) == 0
+                     "--set", "decode.device=cpu", "--quiet", *flag]) == 0
         vectors[bool(flag)] = np.load(out)
     assert vectors[True].dtype == np.float32 and vectors[True].shape == vectors[False].shape
     np.testing.assert_allclose(vectors[True], vectors[False], atol=0.05)
@@ -432,13 +520,13 @@ def test_decode_inputs_ignore_a_byte_order_mark(env, tmp_path, monkeypatch, caps
     plain, marked = tmp_path / "plain.en", tmp_path / "marked.en"
     plain.write_text("\n".join(TEST_SRC) + "\n", encoding="utf-8")
     marked.write_text(BOM + "\n".join(TEST_SRC) + "\n", encoding="utf-8")
-    run = ["translate", "--model", str(env["runs"][0]), "--beam", "3", "--nbest", "2", "--device", "cpu", "--quiet"]
+    run = ["translate", "--model", str(env["runs"][0]), "--beam", "3", "--nbest", "2", "--set", "decode.device=cpu", "--quiet"]
     assert main([*run, "--input", str(plain), "--output", str(tmp_path / "a")]) == 0
     expected = (tmp_path / "a").read_text()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(marked.read_bytes())))
     assert main(run) == 0
     assert capsys.readouterr().out == expected
-    encode = ["encode", "--model", str(env["runs"][0]), "--device", "cpu", "--quiet"]
+    encode = ["encode", "--model", str(env["runs"][0]), "--set", "decode.device=cpu", "--quiet"]
     assert main([*encode, "--input", str(plain), "--output", str(tmp_path / "a.npy")]) == 0
     assert main([*encode, "--input", str(marked), "--output", str(tmp_path / "b.npy")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
@@ -459,7 +547,7 @@ def test_rescore_reads_the_nbest_list_with_the_shared_reader(env, tmp_path, caps
     nb, src = tmp_path / "smt.nbest", tmp_path / "src"
     nb.write_text(BOM + "0 ||| le chat ||| -1.0\n0 ||| un tapis ||| -2.0\n", encoding="utf-8")
     src.write_text(BOM + "the cat\n", encoding="utf-8")
-    args = ["rescore", "--model", str(env["runs"][1]), "--src", str(src), "--weight", "0", "--device", "cpu",
+    args = ["rescore", "--model", str(env["runs"][1]), "--src", str(src), "--weight", "0", "--set", "decode.device=cpu",
             "--quiet"]
     assert main([*args, "--nbest", str(nb), "--output", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o").read_text() == "le chat\n"
@@ -504,7 +592,7 @@ def test_decode_commands_bad_paths_are_errors_not_tracebacks(env, tmp_path, caps
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
     (out_dir / "keep").write_text("mine")
-    model = ["--model", str(env["runs"][0]), "--device", "cpu", "--quiet"]
+    model = ["--model", str(env["runs"][0]), "--set", "decode.device=cpu", "--quiet"]
     cases = [
         (["translate", *model, "--input", str(text), "--output", str(out_dir)],
          f"{out_dir}: is a directory; give the path of a file to write"),
@@ -534,5 +622,5 @@ def test_decode_commands_bad_paths_are_errors_not_tracebacks(env, tmp_path, caps
 def test_translate_empty_input_gives_empty_output(env, tmp_path):
     (tmp_path / "empty").write_text("")
     assert main(["translate", "--model", str(env["runs"][0]), "--input", str(tmp_path / "empty"), "--output",
-                 str(tmp_path / "out"), "--device", "cpu", "--quiet"]) == 0
+                 str(tmp_path / "out"), "--set", "decode.device=cpu", "--quiet"]) == 0
     assert (tmp_path / "out").read_text() == ""

@@ -1,4 +1,4 @@
-"""What several commands share: the model options, device and bf16 choice, run checks, writing output lines.
+"""What several commands share: the model options, the decode settings and their device, run checks, output.
 
 Command modules import these from here and never from one another, so that each command stays a leaf.
 Heavy imports (torch, through ``repro.device``) happen inside the functions, for a fast ``repro --help``.
@@ -9,22 +9,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from repro.errors import DataError
-from repro.config import DEVICES
 from repro.inference.config import DecodeConfig
 
 if TYPE_CHECKING:
     import torch
 
-# the decode: section's defaults are the commands' too (repro.inference.config holds them once)
-DEFAULTS = DecodeConfig()
 
-BF16_HELP = ("run the model under bfloat16 autocast (matrix products in bf16: several times faster where the "
-             "CPU has AMX/AVX512-BF16 or the GPU supports bf16); log-softmax and scores stay fp32. Where bf16 "
-             "is not supported natively, a notice is printed and the model runs in fp32")
+# The decode: keys of a command that runs a model without searching (score --model, rescore, encode).
+DEVICE_KEYS = ("batch_size", "device", "bf16")
 
 
 # ----------------------------------------------------------------------------------- options
@@ -32,34 +29,36 @@ def add_checkpoint_option(parser: argparse.ArgumentParser, help_text: str) -> No
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best", help=help_text)
 
 
-def add_device_option(parser: argparse.ArgumentParser, help_text: str) -> None:
-    """``--device``, defaulting to ``decode.device``; ``help_text`` should state the default (``DEFAULTS.device``)."""
-    parser.add_argument("--device", default=DEFAULTS.device, choices=DEVICES, help=help_text)
-
-
-def add_batch_size_option(parser: argparse.ArgumentParser, help_text: str) -> None:
-    """``--batch-size``, defaulting to ``decode.batch_size``; ``help_text`` should state the default."""
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, metavar="N", help=help_text)
-
-
 def add_quiet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
 
 
-def add_bf16_option(parser: argparse.ArgumentParser, help_text: str = BF16_HELP) -> None:
-    parser.add_argument("--bf16", action="store_true", help=help_text)
+def add_decode_config_options(parser: argparse.ArgumentParser, uses: Sequence[str], purpose: str = "") -> None:
+    """``--config FILE`` (its ``decode:`` section) and ``--set decode.KEY=VALUE``: the decode settings are
+    given the way `repro train` is given its own, so that a workflow step passes its step config as is.
+    ``uses`` names the ``decode:`` keys the command reads and ``purpose`` what for, for the help."""
+    defaults = DecodeConfig().to_dict()
+    shown = ", ".join(f"{key}={str(defaults[key]).lower()}" for key in uses)  # YAML's spelling of booleans
+    keys = ", ".join(f"decode.{key}" for key in uses)
+    parser.add_argument("--config", metavar="FILE.yaml",
+                        help=f"experiment config; its 'decode:' section is read (other sections ignored): "
+                             f"{keys}{' ' + purpose if purpose else ''}")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a decode: value, e.g. --set decode.batch_size=32 --set decode.device=cpu "
+                             f"(repeatable; values are YAML scalars). Defaults: {shown}; device auto = CUDA when "
+                             "available, else CPU" + ("; bf16 = bfloat16 autocast (log-softmax and scores stay "
+                                                      "fp32), fp32 with a notice where bfloat16 is not supported "
+                                                      "natively" if "bf16" in uses else ""))
 
 
-def add_model_options(parser: argparse.ArgumentParser, ensemble: bool = True) -> None:
+def add_model_options(parser: argparse.ArgumentParser, uses: Sequence[str], ensemble: bool = True) -> None:
     """The options of a command that runs one or more trained runs (``translate``, ``rescore``)."""
     parser.add_argument("--model", action="append", required=True, metavar="RUN_DIR",
                         help="run directory written by `repro train`" +
                              ("; repeat for an ensemble (per-step log-probabilities averaged)" if ensemble else ""))
     add_checkpoint_option(parser, "which checkpoint of each run: best validation perplexity (default) or last")
-    add_device_option(parser, f"where to run: auto = CUDA when available, else CPU (default: {DEFAULTS.device})")
-    add_batch_size_option(parser, f"sentences per batch (default: {DEFAULTS.batch_size})")
+    add_decode_config_options(parser, uses)
     add_quiet_option(parser)
-    add_bf16_option(parser)
 
 
 # ----------------------------------------------------------------------------------- checks and devices
@@ -73,20 +72,22 @@ def check_runs(paths: Sequence[str]) -> None:
         raise DataError("run directory not found (--model)", path)
 
 
-def resolve(device: str) -> torch.device:
-    """The device ``--device`` names (``auto``: CUDA when available); errors name ``--device``."""
-    from repro.device import resolve_device
+def decode_setup(args: argparse.Namespace) -> tuple[DecodeConfig, torch.device]:
+    """The ``decode:`` settings of ``--config`` and ``--set`` (checked once, by :class:`DecodeConfig`) and the
+    device ``decode.device`` names; errors name the key (``decode.device``, ``decode.length_norm``, ...).
 
-    return resolve_device(device, setting="--device")
+    The returned ``bf16`` is what takes effect on that device: false, with a notice naming ``decode.bf16``,
+    where bf16 is not supported natively (the numbers are the same, only slower).
+    """
+    from repro.config import load_config
+    from repro.device import check_bf16, resolve_device
 
-
-def use_bf16(requested: bool, device: torch.device) -> bool:
-    """Whether ``--bf16`` takes effect on ``device``: fp32 where bf16 is not supported (check_bf16 says why)."""
-    if not requested:
-        return False
-    from repro.device import check_bf16
-
-    return check_bf16(device, "--bf16")  # False, with a one-line notice, where bf16 is not supported
+    config = load_config(args.config, args.overrides, reads=("decode",))
+    decode = DecodeConfig.from_dict(config.get("decode"))
+    device = resolve_device(decode.device, setting="decode.device")
+    if decode.bf16:
+        decode = replace(decode, bf16=check_bf16(device, "decode.bf16"))
+    return decode, device
 
 
 # ----------------------------------------------------------------------------------- output

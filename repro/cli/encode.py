@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 
 from repro.cli.common import (
-    DEFAULTS, add_batch_size_option, add_bf16_option, add_checkpoint_option, add_device_option, add_quiet_option,
-    check_runs, resolve, use_bf16,
+    DEVICE_KEYS,
+    add_checkpoint_option,
+    add_decode_config_options,
+    add_quiet_option,
+    check_runs,
+    decode_setup,
 )
 from repro.errors import DataError, ReproError
 
@@ -18,15 +22,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                               "model.context_vector: every layer's h, then (LSTM) every layer's c.")
     p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory written by `repro train`")
     add_checkpoint_option(p, "which checkpoint (default: best)")
-    add_device_option(p, f"device (default: {DEFAULTS.device})")
-    add_batch_size_option(p, f"sentences per batch (default: {DEFAULTS.batch_size})")
+    add_decode_config_options(p, uses=DEVICE_KEYS)
     p.add_argument("--input", metavar="FILE", help="sentences, one per line (default: stdin)")
     p.add_argument("--tokenized-input", action="store_true",
                    help="input is already tokenized: split on whitespace instead of running the run's tokenizer")
     p.add_argument("--output", required=True, metavar="FILE.npy|FILE.tsv",
                    help="float32 [sentences, dims] .npy, or a .tsv with one tab-separated row per sentence")
     add_quiet_option(p)
-    add_bf16_option(p)
     return p
 
 
@@ -39,16 +41,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.output.endswith((".npy", ".tsv")):
         raise ReproError(f"--output {args.output}: must end in .npy or .tsv")
+    decode, device = decode_setup(args)
     check_runs([args.model])
     lines = read_text_lines(args.input)
-    device = resolve(args.device)
     translator = Translator.from_runs([args.model], which=args.checkpoint, device=device)
     ids = translator.source_ids(lines, args.tokenized_input)
     for lineno, sentence in enumerate(ids, 1):
         if not sentence:
             raise DataError("empty sentence (nothing to encode)", args.input or "<stdin>", lineno)
-    vectors = encode_sentences(translator.decoder, ids, args.batch_size, progress=not args.quiet,
-                               bf16=use_bf16(args.bf16, device))
+    vectors = encode_sentences(translator.decoder, ids, decode.batch_size, progress=not args.quiet, bf16=decode.bf16)
     if args.output.endswith(".npy"):
         def save(tmp: str) -> None:
             with open(tmp, "wb") as handle:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from repro.cli.common import add_model_options, check_runs, resolve, use_bf16, write_lines
+from repro.cli.common import DEVICE_KEYS, add_model_options, check_runs, decode_setup, write_lines
 from repro.errors import DataError, ReproError
 
 HELP = "rescore an n-best list (e.g. the baseline SMT's 1000-best) with a run or an ensemble; write the 1-best"
@@ -14,7 +14,7 @@ HELP = "rescore an n-best list (e.g. the baseline SMT's 1000-best) with a run or
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("rescore", help=HELP, description=HELP + ". New score = WEIGHT * model log-prob + "
                               "(1 - WEIGHT) * list score (paper Table 2: the average, WEIGHT 0.5).")
-    add_model_options(p)
+    add_model_options(p, uses=DEVICE_KEYS)
     p.add_argument("--nbest", required=True, metavar="FILE",
                    help="n-best list in Moses format 'id ||| tokenized hypothesis ||| [features |||] score', 0-based ids")
     p.add_argument("--src", required=True, metavar="FILE", help="source sentences, line i = sentence id i")
@@ -37,13 +37,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.weight <= 1.0:
         raise ReproError(f"--weight must be in [0, 1], got {args.weight}")
+    decode, device = decode_setup(args)
     check_runs(args.model)
     sources = read_text_lines(args.src, "--src")
     entries = read_nbest(args.nbest, "--nbest")
     for lineno, e in enumerate(entries, 1):
         if e.sent_id >= len(sources):
             raise DataError(f"sentence id {e.sent_id} but --src has only {len(sources)} lines", args.nbest, lineno)
-    device = resolve(args.device)
     translator = Translator.from_runs(args.model, which=args.checkpoint, device=device)
     src_ids = translator.source_ids(sources, args.tokenized_input)
     for lineno, ids in enumerate(src_ids, 1):
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             raise DataError("empty source sentence (nothing to encode)", args.src, lineno)
     hyp_ids = [translator.tgt_vocab.encode(e.hypothesis.split()) for e in entries]
     lstm = sequence_log_probs(translator.decoder, [src_ids[e.sent_id] for e in entries], hyp_ids,
-                              args.batch_size, progress=not args.quiet, bf16=use_bf16(args.bf16, device))
+                              decode.batch_size, progress=not args.quiet, bf16=decode.bf16)
     chosen = rescore_nbest(entries, lstm, len(sources), args.weight)
     write_lines(args.output, [c.best.hypothesis if c.best else "" for c in chosen])
     if args.scores:

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from repro.cli.common import (
-    DEFAULTS, add_batch_size_option, add_bf16_option, add_checkpoint_option, add_device_option, check_runs, resolve,
-    use_bf16,
+    DEVICE_KEYS,
+    add_checkpoint_option,
+    add_decode_config_options,
+    check_runs,
+    decode_setup,
 )
 from repro.errors import ReproError
 
@@ -47,10 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="prepared data directory (perplexity; also gives the Moses tokenizer settings)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split for perplexity (default: test)")
     add_checkpoint_option(p, "checkpoint for perplexity (default: best)")
-    add_batch_size_option(p, f"sentences per batch for perplexity (default: {DEFAULTS.batch_size})")
-    add_device_option(p, f"device for perplexity (default: {DEFAULTS.device})")
-    add_bf16_option(p, "perplexity: run the model under bfloat16 autocast (the cross-entropy stays fp32); "
-                       "fp32, with a notice, where bf16 is not supported natively")
+    add_decode_config_options(p, DEVICE_KEYS, "for the perplexity of --model")
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE (atomically)")
     return p
 
@@ -83,7 +83,11 @@ def _not_empty(hyp_path: str, hyp: list[str], ref_path: str, ref: list[str]) -> 
 
 def run(args: argparse.Namespace) -> int:
     from repro.evaluation.bleu import (
-        bleu_details, moses_tokenize_lines, multibleu_string, sacrebleu_scores, sentence_stats,
+        bleu_details,
+        moses_tokenize_lines,
+        multibleu_string,
+        sacrebleu_scores,
+        sentence_stats,
     )
     from repro.io import read_text_lines
 
@@ -127,15 +131,18 @@ def run(args: argparse.Namespace) -> int:
             result["bootstrap"] = _bootstrap(args, stats, ref, ref_tok, hyp, tokenized)
     elif args.bootstrap:
         raise ReproError("--bootstrap needs --hyp and --hyp2")
+    if not args.model and (args.config or args.overrides):
+        raise ReproError("--config and --set give the decode: settings of the perplexity of --model; "
+                         "without --model nothing reads them")
     if args.model:
         if not args.data:
             raise ReproError("--model needs --data DATA_DIR (the prepared data holding the split) for perplexity")
+        decode, device = decode_setup(args)
         check_runs([args.model])
         from repro.evaluation.perplexity import run_perplexity
 
-        device = resolve(args.device)
-        ppl = run_perplexity(args.model, args.data, args.split, args.checkpoint, args.batch_size, device,
-                             bf16=use_bf16(args.bf16, device))
+        ppl = run_perplexity(args.model, args.data, args.split, args.checkpoint, decode.batch_size, device,
+                             bf16=decode.bf16)
         # Top-level keys (ppl, nll, nll_sum, tokens, split, checkpoint), as the report reads them.
         sentences = ppl.pop("sentences")
         result.update(ppl)

@@ -9,7 +9,7 @@ scored it) and detokenized — or left tokenized, for the paper's BLEU.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,31 +17,13 @@ import torch
 
 from repro.data.vocab import Vocab
 from repro.inference.beam_search import Hypothesis, _model_device, beam_search
-from repro.inference.config import BEAM_SIZE, MIN_LEN, DecodeConfig
+from repro.inference.config import DecodeConfig, SearchSettings
 from repro.inference.ensemble import Ensemble, as_decoder, check_same_vocabularies
 from repro.models.seq2seq import Seq2Seq
 
 if TYPE_CHECKING:
     from repro.data.tokenize import Tokenizer
     from repro.train.checkpoint import LoadedRun
-
-
-@dataclass
-class DecodeOptions:
-    """How :func:`translate_ids` searches: the ``decode:`` settings that shape the search, plus the beam.
-
-    The defaults are :class:`~repro.inference.config.DecodeConfig`'s (and :data:`BEAM_SIZE`), read from
-    its class attributes so that they are written down once. ``device`` is not here: the model's decides.
-    """
-
-    beam_size: int = BEAM_SIZE
-    nbest: int = 1
-    max_len_a: float = DecodeConfig.max_len_a
-    max_len_b: float = DecodeConfig.max_len_b
-    length_norm: float = DecodeConfig.length_norm
-    min_len: int = MIN_LEN  # <eos> not before this many words (1: fairseq's convention)
-    batch_size: int = DecodeConfig.batch_size  # sentences per decoder batch (each is beam_size rows)
-    bf16: bool = DecodeConfig.bf16  # bf16 autocast: matrix products in bfloat16; log-softmax and scores stay fp32
 
 
 def load_decoder(run_dirs: Sequence[str | Path], which: str = "best",
@@ -57,29 +39,33 @@ def load_decoder(run_dirs: Sequence[str | Path], which: str = "best",
 def translate_ids(
     decoder: Seq2Seq | Ensemble,
     sources: Sequence[Sequence[int]],
-    options: DecodeOptions = DecodeOptions(),
+    decode: DecodeConfig | None = None,
+    search: SearchSettings = SearchSettings(),
     progress: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Beam-search many id sequences in length-sorted batches; results in input order.
+    """Beam-search many id sequences in ``decode.batch_size`` length-sorted batches; results in input order.
 
-    An empty source has nothing to encode: its translation is the empty hypothesis with score 0.
-    With ``options.bf16`` the model runs under bf16 autocast (one autocast region for every batch, so
-    the weights are cast to bf16 once); log-probabilities and scores are fp32 either way.
+    ``decode`` (default: ``DecodeConfig()``) gives the batches, length limits, length normalisation and
+    bf16; its ``device`` is not read, the model's decides. An empty source has nothing to encode: its
+    translation is the empty hypothesis with score 0. With ``decode.bf16`` the model runs under bf16
+    autocast (one autocast region for every batch, so the weights are cast to bf16 once);
+    log-probabilities and scores are fp32 either way.
     """
     from tqdm import tqdm
 
     from repro.device import autocast
 
+    decode = decode or DecodeConfig()
     order = sorted((i for i in range(len(sources)) if len(sources[i]) > 0), key=lambda i: -len(sources[i]))
     results: list[list[Hypothesis]] = [[Hypothesis([], 0.0, 0.0)] for _ in sources]
-    batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
+    batches = [order[k : k + decode.batch_size] for k in range(0, len(order), decode.batch_size)]
     device = _model_device(decoder)
     with tqdm(total=len(order), desc="translate", unit="sent", disable=not progress) as bar, \
-            autocast(device, options.bf16):
+            autocast(device, decode.bf16):
         for batch in batches:
-            hyps = beam_search(decoder, [sources[i] for i in batch], options.beam_size, options.nbest,
-                               options.max_len_a, options.max_len_b, options.length_norm,
-                               min_len=options.min_len)
+            hyps = beam_search(decoder, [sources[i] for i in batch], search.beam_size, search.nbest,
+                               decode.max_len_a, decode.max_len_b, decode.length_norm,
+                               min_len=search.min_len)
             for i, h in zip(batch, hyps):
                 results[i] = h
             bar.update(len(batch))
@@ -112,11 +98,11 @@ class Translator:
     def target_tokens(self, ids: Sequence[int]) -> list[str]:
         return self.tgt_vocab.decode(ids)
 
-    def translate_nbest(self, lines: Sequence[str], options: DecodeOptions = DecodeOptions(),
-                        tokenized_input: bool = False, tokenized_output: bool = False,
-                        progress: bool = False) -> list[list[tuple[str, float]]]:
-        """Per line, up to ``options.nbest`` (text, ranking score) pairs, best first."""
-        hyps = translate_ids(self.decoder, self.source_ids(lines, tokenized_input), options, progress)
+    def translate_nbest(self, lines: Sequence[str], decode: DecodeConfig | None = None,
+                        search: SearchSettings = SearchSettings(), tokenized_input: bool = False,
+                        tokenized_output: bool = False, progress: bool = False) -> list[list[tuple[str, float]]]:
+        """Per line, up to ``search.nbest`` (text, ranking score) pairs, best first (see :func:`translate_ids`)."""
+        hyps = translate_ids(self.decoder, self.source_ids(lines, tokenized_input), decode, search, progress)
         out: list[list[tuple[str, float]]] = []
         for sent in hyps:
             entries: list[tuple[str, float]] = []
@@ -127,8 +113,10 @@ class Translator:
             out.append(entries)
         return out
 
-    def translate(self, lines: Sequence[str], options: DecodeOptions = DecodeOptions(),
-                  tokenized_input: bool = False, tokenized_output: bool = False, progress: bool = False) -> list[str]:
-        """The best translation of each line (detokenized unless ``tokenized_output``)."""
-        one_best = replace(options, nbest=1)
-        return [sent[0][0] for sent in self.translate_nbest(lines, one_best, tokenized_input, tokenized_output, progress)]
+    def translate(self, lines: Sequence[str], decode: DecodeConfig | None = None,
+                  search: SearchSettings = SearchSettings(), tokenized_input: bool = False,
+                  tokenized_output: bool = False, progress: bool = False) -> list[str]:
+        """The best translation of each line (detokenized unless ``tokenized_output``); ``search.nbest`` is ignored."""
+        one_best = replace(search, nbest=1)
+        return [sent[0][0] for sent in
+                self.translate_nbest(lines, decode, one_best, tokenized_input, tokenized_output, progress)]

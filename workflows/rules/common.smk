@@ -40,6 +40,7 @@ REFERENCE = ResultsLayout(DIRS.reference)  # the committed results this run is c
 STEP_SECTIONS = {
     "prepare": ["data"],
     "train": ["model", "train"],
+    "decode": ["decode"],
     "report": ["data", "model", "train", "decode", "paper", "ablations"],
     "estimate": ["data", "model", "train", "decode", "paper", "ablations", "resources"],
 }
@@ -106,8 +107,11 @@ def train_launcher():
     return "repro train"
 
 
-def decode_bf16_flag():
-    return " --bf16" if DECODE.bf16 else ""
+def decode_gpus():
+    """GPUs of a decoding job (translate, perplexity): one unless decode.device pins the CPU. `auto` asks for
+    one too, as train does for train.device: it decodes on CUDA wherever there is a GPU, so a job that may
+    land on a GPU node must own that GPU (and is counted against `--resources gpu=N` locally)."""
+    return 0 if DECODE.device == "cpu" else 1
 
 
 def planned_system(wildcards):

@@ -26,23 +26,24 @@ rule score:
 
 rule perplexity:
     """§3.3: test perplexity of one run (per target token, <eos> included), as the reversal result
-    reports it."""
+    reports it; decode.batch_size, decode.device and decode.bf16 say how the model runs."""
     input:
+        config=step_config("decode"),
         run=LAYOUT.run_dir("{run}"),
         data=LAYOUT.data_dir,
     output:
         ppl=LAYOUT.perplexity("{run}"),
-    params:
-        device=DECODE.device,
-        bf16=decode_bf16_flag(),
     log:
         LAYOUT.log("perplexity", "{run}"),
     wildcard_constraints:
         run=one_of(PLAN.runs),
     threads: 1
+    resources:
+        # a GPU unless decode.device is cpu (auto, like train.device: CUDA wherever there is one)
+        gpu=decode_gpus(),
     conda:
         "../../environment.yml"
     shell:
         "export OMP_NUM_THREADS={threads}; "
-        "repro score --model {input.run} --data {input.data} --split test --device {params.device}"
-        " --batch-size 100{params.bf16} --output {output.ppl} > {log} 2>&1"
+        "repro score --model {input.run} --data {input.data} --split test --config {input.config}"
+        " --output {output.ppl} > {log} 2>&1"
