@@ -27,6 +27,7 @@ keeps those lists equal to the registry.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import torch
@@ -46,7 +47,7 @@ def full_precision(like: Tensor) -> torch.autocast:
     return torch.autocast(device_type=like.device.type, enabled=False)
 
 
-class Attention(nn.Module):
+class Attention(nn.Module, ABC):
     """One attention form: its score layers, then ``combine`` (W_c / W_o, [c_t; h_t] -> the output vector).
 
     Subclasses register their layers in ``__init__`` in a fixed order, ``combine`` last: the uniform
@@ -60,10 +61,10 @@ class Attention(nn.Module):
     supports_input_feeding: ClassVar[bool]
     combine: nn.Linear
 
+    @abstractmethod
     def energies(self, query: Tensor, memory: Tensor, keys: Tensor | None) -> Tensor:
         """Unnormalised scores [B, T, S] of the query against every source position; called with autocast
         off and ``memory`` in fp32, so scores that reach thousands keep their small differences."""
-        raise NotImplementedError
 
     def precompute_keys(self, memory: Tensor) -> Tensor | None:
         """What the form derives from the memory alone, once per source (and kept by beam search's reorder)."""
