@@ -24,8 +24,9 @@ class ExperimentDirs:
     reference: str
 
     @classmethod
-    def of(cls, experiment: str) -> ExperimentDirs:
-        return cls(f"work/{experiment}", f"results/{experiment}", f"results/reference/{experiment}")
+    def of(cls, experiment: str, reference: str | None = None) -> ExperimentDirs:
+        """``reference``: the experiment whose committed results this one is checked against (itself by default)."""
+        return cls(f"work/{experiment}", f"results/{experiment}", f"results/reference/{reference or experiment}")
 
 
 @dataclass(frozen=True)

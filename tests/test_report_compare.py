@@ -81,6 +81,8 @@ def test_a_changed_verdict_always_differs(tmp_path):
     assert result.status == "differs"
     assert [v["same"] for v in result.verdicts] == [True, False]
     assert "| Depth helps | inconclusive | held (changed) |" in compare.to_markdown(result)
+    assert ("Verdicts: 1 of 2 agree (Reversing helps); changed: Depth helps (inconclusive → held)."
+            in compare.summary(result))
 
 
 def test_missing_rows_tables_and_claims_are_listed(tmp_path):

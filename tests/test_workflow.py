@@ -37,12 +37,12 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path, snakemake, job_c
     shutil.copytree(REPO / "results" / "reference" / "demo", wf / "results" / "reference" / "demo")
     proc = snakemake(wf, "-n", "-p", "--cores", "2")
     counts = job_counts(proc.stdout)
-    # The paper's 3 reversed + 1 forward models and 8 ablation variants with one seed: 12 models, each
-    # main-recipe model with a test perplexity. Decoding: 5 beams x (single, ensemble of 2, of 3) +
+    # The paper's 3 reversed + 3 forward models and 7 ablation variants, each with seeds 1-3: 27 models,
+    # each main-recipe model with a test perplexity. Decoding: 5 beams x (single, ensemble of 2, of 3) +
     # fairseq's convention at beam 12 (single, ensemble of 3) + forward at beams 1/2/12 = 20 paper
-    # systems, plus every run at the ablation beam 2 (12) minus the 2 already decoded.
-    assert counts["prepare"] == 1 and counts["train"] == 12 and counts["perplexity"] == 4
-    assert counts["translate"] == counts["score"] == 20 + 12 - 2
+    # systems, plus every run at the ablation beam 2 (27) minus the 2 already decoded.
+    assert counts["prepare"] == 1 and counts["train"] == 27 and counts["perplexity"] == 6
+    assert counts["translate"] == counts["score"] == 20 + 27 - 2
     assert counts["paper_table"] == 4  # Table 1, the reversal table, the beam table, Table 2
     for rule in ("figure3", "figure2", "ablations", "runs_table", "compare_reference", "all"):
         assert counts[rule] == 1, rule
@@ -53,6 +53,16 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path, snakemake, job_c
     ) in proc.stdout
     assert "--set model.reverse_source=false --set train.seed=1" in proc.stdout  # the forward run
     assert not (wf / "work").exists()
+
+
+def test_robustness_rerun_has_its_own_directories_and_checks_the_demo_reference(wf: Path, snakemake) -> None:
+    robustness = REPO / "workflows" / "config" / "demo-threads2.yaml"
+    proc = snakemake(wf, "-n", "-p", "--cores", "2", "--configfile", str(DEMO), str(robustness))
+    assert proc.returncode == 0, proc.stderr
+    assert "export OMP_NUM_THREADS=2; repro train --data work/demo-threads2/data" in proc.stdout
+    assert ("repro report compare --config work/demo-threads2/config/report.yaml --work work/demo-threads2 "
+            "--out results/demo-threads2 --reference results/reference/demo ") in proc.stdout
+    assert "work/demo/" not in proc.stdout
 
 
 def test_configfile_on_command_line_replaces_the_demo(wf: Path, snakemake) -> None:

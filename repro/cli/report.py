@@ -70,7 +70,7 @@ def _reference(args: argparse.Namespace, ctx, out: Path) -> int:
     from repro.layout import ExperimentDirs
     from repro.report import compare
 
-    reference = Path(args.reference or ExperimentDirs.of(ctx.experiment).reference)
+    reference = Path(args.reference or ExperimentDirs.of(ctx.experiment, ctx.config.get("reference")).reference)
     if args.target == "publish":
         copied = compare.publish(out, reference)
         print(f"published {', '.join(copied)} from {out} as the reference {reference}")

@@ -18,7 +18,17 @@ from repro.evaluation.bootstrap import bootstrap_contrast
 from repro.io import atomic_write
 from repro.report import paper
 from repro.report.ablation_report import Ablations
-from repro.report.claims import ClaimRow, claims_data, claims_markdown, threshold_verdict, verdict
+from repro.report.claims import (
+    NOT_HELD,
+    ClaimRow,
+    SeedTest,
+    all_hold,
+    claims_data,
+    claims_markdown,
+    format_p,
+    threshold_verdict,
+    verdict,
+)
 from repro.report.tables import format_mean_std
 
 # Where each claim comes from: the paper, or the published work that states it.
@@ -35,12 +45,19 @@ CITATIONS = {
 }
 
 
-def _fmt(values: list[float]) -> str:
-    return format_mean_std(values)
+def _fmt(values: list[float], digits: int = 2) -> str:
+    return format_mean_std(values, digits)
 
 
 def _ci(interval: list[float] | tuple[float, float]) -> list[float]:
     return [float(interval[0]), float(interval[1])]
+
+
+def _seeds_text(seeds: SeedTest) -> str:
+    """The test over seeds, written out: n per side, Δ of the seed means, the larger spread, Welch's p."""
+    p = format_p(seeds.p_value)
+    return (f"over seeds (n {'/'.join(map(str, seeds.seeds))}): Δ {seeds.difference:+.2f}, larger seed spread "
+            f"{seeds.spread:.2f}, p {p}")
 
 
 def reversal(ab: Ablations) -> ClaimRow:
@@ -52,16 +69,16 @@ def reversal(ab: Ablations) -> ClaimRow:
     bleu_forward, bleu_reversed = ab.run_bleus(forward), ab.run_bleus(reversed_)
     m = {"seeds": seeds, "bleu_forward": bleu_forward, "bleu_reversed": bleu_reversed,
          "seeds_reversed_better": sum(r > f for f, r in zip(bleu_forward, bleu_reversed)),
-         "difference": test["difference"], "ci": _ci(test["difference_ci"]), "seed_spread": ab.seed_spread,
+         "difference": test["difference"], "ci": _ci(test["difference_ci"]), "seed_test": test["seeds"].as_dict(),
          "valid_ppl_forward": ab.run_valid_ppls(forward), "valid_ppl_reversed": ab.run_valid_ppls(reversed_)}
-    ours = (f"BLEU {_fmt(m['bleu_forward'])} → {_fmt(m['bleu_reversed'])} over seeds {seeds} (Δ "
-            f"{m['difference']:+.2f}, 95% CI [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]; reversed better on "
-            f"{m['seeds_reversed_better']} of {len(seeds)} seeds; seed spread {m['seed_spread']:.2f}); valid ppl "
+    ours = (f"BLEU {_fmt(m['bleu_forward'])} → {_fmt(m['bleu_reversed'])} over seeds {seeds}; "
+            f"{_seeds_text(test['seeds'])}; over sentences: Δ {m['difference']:+.2f}, 95% CI [{m['ci'][0]:.2f}, "
+            f"{m['ci'][1]:.2f}]; reversed better on {m['seeds_reversed_better']} of {len(seeds)} seeds; valid ppl "
             f"{_fmt(m['valid_ppl_forward'])} → {_fmt(m['valid_ppl_reversed'])}")
     return ClaimRow("reversal", "Reversing the source helps an encoder–decoder without attention",
                     CITATIONS["reversal"], "reversed vs forward source, same recipe and seeds", m, ours,
-                    "BLEU 25.9 → 30.6, perplexity 5.8 → 4.7 (§3.3)", test["p_value"],
-                    ab.decide(test["difference"], test["p_value"]), ab.runs_converged(forward + reversed_))
+                    "BLEU 25.9 → 30.6, perplexity 5.8 → 4.7 (§3.3)", test["p_value"], ab.decide(test),
+                    ab.runs_converged(forward + reversed_), test["seeds"].p_value)
 
 
 def teacher_forcing(ab: Ablations) -> ClaimRow | None:
@@ -72,12 +89,12 @@ def teacher_forcing(ab: Ablations) -> ClaimRow | None:
     ratio = worst.override("train.teacher_forcing_ratio")
     test = ab.compare(worst, ab.main)
     m = {"ratio": ratio, "bleu_ratio": ab.bleus(worst), "bleu_main": ab.bleus(ab.main),
-         "difference": test["difference"]}
-    ours = f"BLEU {_fmt(m['bleu_ratio'])} (ratio {ratio:g}) vs {_fmt(m['bleu_main'])} (1.0); Δ {m['difference']:+.2f}"
+         "difference": test["difference"], "seed_test": test["seeds"].as_dict()}
+    ours = (f"BLEU {_fmt(m['bleu_ratio'])} (ratio {ratio:g}) vs {_fmt(m['bleu_main'])} (1.0); "
+            f"{_seeds_text(test['seeds'])}; over sentences Δ {m['difference']:+.2f}")
     return ClaimRow("teacher_forcing", "Training needs teacher forcing: feeding the decoder its own outputs learns "
                     "poorly", CITATIONS["teacher_forcing"], f"teacher forcing 1.0 (main) vs {worst.label}", m, ours,
-                    "", test["p_value"], ab.decide(test["difference"], test["p_value"]),
-                    ab.converged([ab.main, worst]))
+                    "", test["p_value"], ab.decide(test), ab.converged([ab.main, worst]), test["seeds"].p_value)
 
 
 def context_vector(ab: Ablations) -> ClaimRow | None:
@@ -100,28 +117,33 @@ def context_vector(ab: Ablations) -> ClaimRow | None:
         idx_short, idx_long = groups
         return attention_gain(idx_long) - attention_gain(idx_short)
 
-    idx_short = pool(lengths <= np.percentile(lengths, 25))
-    idx_long = pool(lengths >= np.percentile(lengths, 75))
+    short, long = lengths <= np.percentile(lengths, 25), lengths >= np.percentile(lengths, 75)
+    idx_short, idx_long = pool(short), pool(long)
     test = bootstrap_contrast(attention_gain_long_minus_short, [idx_short, idx_long], ab.samples)
+    per_seed = SeedTest.paired([attention_gain(np.flatnonzero(long) + k * n) - attention_gain(np.flatnonzero(short)
+                                                                                             + k * n)
+                                for k in range(len(ab.seeds))])
     overall = ab.compare(ab.main, attention)
     # If the attention decoder is significantly worse overall, it is not yet a remedy to compare with:
     # a smaller loss on long sentences would say more about its training than about the bottleneck.
-    confounded = ab.decide(overall["difference"], overall["p_value"]) == "did not hold"
+    confounded = ab.decide(overall) == NOT_HELD
     m = {"gain_long": attention_gain(idx_long), "gain_short": attention_gain(idx_short),
-         "difference": test["observed"], "ci": _ci(test["ci"]),
+         "difference": test["observed"], "ci": _ci(test["ci"]), "seed_test": per_seed.as_dict(),
          "attention_overall_difference": overall["difference"], "attention_overall_p": overall["p_value"],
          "attention_significantly_worse": confounded}
     ours = (f"gain on long {m['gain_long']:+.2f}, on short {m['gain_short']:+.2f} BLEU (difference "
-            f"{m['difference']:+.2f}, 95% CI [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]); attention overall "
-            f"{m['attention_overall_difference']:+.2f} BLEU vs main (p {m['attention_overall_p']:.3f})"
+            f"{m['difference']:+.2f}, 95% CI [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]; per seed {_seeds_text(per_seed)}); "
+            f"attention overall {m['attention_overall_difference']:+.2f} BLEU vs main (p "
+            f"{m['attention_overall_p']:.3f})"
             + ("; rule: attention significantly worse overall = no remedy to compare with, so inconclusive"
                if confounded else ""))
     return ClaimRow("context", "One fixed-size context vector loses information, more so as the source gets longer",
                     CITATIONS["context"], "attention's BLEU gain over the main model on the longest vs the shortest "
-                    "quarter of test sources (difference of differences, bootstrap over sentences)", m, ours,
-                    "Bahdanau: RNNencdec-50 17.82 vs RNNsearch-50 26.75 (related work)", test["p_value"],
-                    "inconclusive" if confounded else verdict(test["observed"], test["p_value"]),
-                    ab.converged([ab.main, attention]))
+                    "quarter of test sources (difference of differences, bootstrap over sentences, t-test over "
+                    "seeds)", m, ours, "Bahdanau: RNNencdec-50 17.82 vs RNNsearch-50 26.75 (related work)",
+                    test["p_value"], "inconclusive" if confounded else verdict(test["observed"], test["p_value"],
+                                                                               seeds=per_seed),
+                    ab.converged([ab.main, attention]), per_seed.p_value)
 
 
 def gradients(ab: Ablations, grad_summary: dict | None) -> ClaimRow | None:
@@ -134,14 +156,16 @@ def gradients(ab: Ablations, grad_summary: dict | None) -> ClaimRow | None:
     test = ab.compare(rnn_variant, ab.main)
     m = {"fraction_above_clip_rnn": rnn["fraction_above_clip"], "fraction_above_clip_main": lstm["fraction_above_clip"],
          "max_over_median_rnn": rnn["max"] / rnn["median"], "max_over_median_main": lstm["max"] / lstm["median"],
-         "bleu_rnn": ab.bleus(rnn_variant), "bleu_main": ab.bleus(ab.main), "difference": test["difference"]}
+         "bleu_rnn": ab.bleus(rnn_variant), "bleu_main": ab.bleus(ab.main), "difference": test["difference"],
+         "seed_test": test["seeds"].as_dict()}
     ours = (f"steps above the clipping threshold: RNN {m['fraction_above_clip_rnn']:.0%}, LSTM "
             f"{m['fraction_above_clip_main']:.0%}; max/median norm: RNN {m['max_over_median_rnn']:.1f}, LSTM "
-            f"{m['max_over_median_main']:.1f}; BLEU RNN {_fmt(m['bleu_rnn'])} vs LSTM {_fmt(m['bleu_main'])}")
+            f"{m['max_over_median_main']:.1f}; BLEU RNN {_fmt(m['bleu_rnn'])} vs LSTM {_fmt(m['bleu_main'])}; "
+            f"{_seeds_text(test['seeds'])}")
     return ClaimRow("gradients", "RNN-based models suffer vanishing/exploding gradients (hence LSTM, hence clipping)",
                     CITATIONS["gradients"], "vanilla RNN vs LSTM: gradient norms (figures/grad_norms) and BLEU", m,
-                    ours, "", test["p_value"], ab.decide(test["difference"], test["p_value"]),
-                    ab.converged([ab.main, rnn_variant]))
+                    ours, "", test["p_value"], ab.decide(test), ab.converged([ab.main, rnn_variant]),
+                    test["seeds"].p_value)
 
 
 def cells(ab: Ablations) -> ClaimRow | None:
@@ -151,15 +175,19 @@ def cells(ab: Ablations) -> ClaimRow | None:
         return None
     bleus = {v: ab.bleus(v) for v in variants}
     main_bleu = statistics.mean(ab.bleus(ab.main))
-    ratios = {v: statistics.mean(bleus[v]) / main_bleu if main_bleu else 0.0 for v in variants}
+    fractions = {v: [b / main_bleu if main_bleu else 0.0 for b in bleus[v]] for v in variants}
+    verdicts = {v: threshold_verdict(fractions[v], 0.5) for v in variants}
     m = {"bleu_main": ab.bleus(ab.main),
-         "cells": {v.override("model.cell"): {"bleu": bleus[v], "fraction_of_main": ratios[v]} for v in variants},
+         "cells": {v.override("model.cell"): {"bleu": bleus[v], "fraction_of_main": statistics.mean(fractions[v]),
+                                              "fraction_of_main_seeds": fractions[v], "verdict": verdicts[v]}
+                   for v in variants},
          "threshold": 0.5}
-    ours = ("; ".join(f"{v.label}: BLEU {_fmt(bleus[v])} ({ratios[v]:.0%} of LSTM)" for v in variants)
-            + " (descriptive: 'can be used' = reaches at least half of the LSTM's BLEU)")
+    ours = ("; ".join(f"{v.label}: BLEU {_fmt(bleus[v])} ({_fmt([100 * f for f in fractions[v]], 0)}% of LSTM, "
+                      f"{verdicts[v]})" for v in variants)
+            + " (descriptive: 'can be used' = reaches at least half of the LSTM's BLEU, beyond the seed spread)")
     return ClaimRow("cells", "LSTM is the usual cell; a vanilla RNN or a GRU can be used instead", CITATIONS["cells"],
                     "GRU and vanilla RNN at the LSTM's layers and hidden size", m, ours,
-                    paper.RELATED["britz2017_cells"], None, threshold_verdict(min(ratios.values()), 0.5),
+                    paper.RELATED["britz2017_cells"], None, all_hold(verdicts.values()),
                     ab.converged([ab.main, *variants]))
 
 
@@ -168,15 +196,20 @@ def depth(ab: Ablations) -> ClaimRow | None:
     variants = ab.variants_on("num_layers")
     if not variants:
         return None
-    ppl = {ab.plan.setting(v, "model.num_layers"): statistics.mean(ab.valid_ppls(v)) for v in [ab.main] + variants}
+    ppl = {ab.plan.setting(v, "model.num_layers"): ab.valid_ppls(v) for v in [ab.main] + variants}
     order = sorted(ppl)
-    cuts = [1 - ppl[b] / ppl[a] for a, b in zip(order, order[1:])]
-    m = {"layers": order, "valid_ppl": [ppl[k] for k in order], "cut_per_layer": cuts, "threshold": 0.05}
-    ours = ("valid perplexity " + " → ".join(f"{ppl[k]:.2f}" for k in order) + " (cut per layer: "
-            + ", ".join(f"{c:.0%}" for c in cuts) + "; descriptive: held if every extra layer cuts ≥ 5%)")
+    # seed s of one depth against seed s of the next: the cut per seed, then its mean and spread
+    cuts = [[1 - b / a for a, b in zip(ppl[shallow], ppl[deep])] for shallow, deep in zip(order, order[1:])]
+    verdicts = [threshold_verdict(per_seed, 0.05) for per_seed in cuts]
+    m = {"layers": order, "valid_ppl": [statistics.mean(ppl[k]) for k in order],
+         "valid_ppl_seeds": [ppl[k] for k in order], "cut_per_layer": [statistics.mean(c) for c in cuts],
+         "cut_per_layer_seeds": cuts, "verdict_per_layer": verdicts, "threshold": 0.05}
+    ours = ("valid perplexity " + " → ".join(_fmt(ppl[k]) for k in order) + " (cut per layer: "
+            + ", ".join(f"{_fmt([100 * c for c in per_seed], 0)}% ({v})" for per_seed, v in zip(cuts, verdicts))
+            + "; descriptive: held if every extra layer cuts ≥ 5%, beyond the seed spread)")
     return ClaimRow("depth", "Each additional layer reduces perplexity by nearly 10%", CITATIONS["depth"],
                     "depth " + ", ".join(map(str, order)), m, ours, "nearly 10% per layer (§3.2)", None,
-                    threshold_verdict(min(cuts), 0.05), ab.converged([ab.main, *variants]))
+                    all_hold(verdicts), ab.converged([ab.main, *variants]))
 
 
 def reversal_with_attention(ab: Ablations) -> ClaimRow | None:
@@ -194,17 +227,21 @@ def reversal_with_attention(ab: Ablations) -> ClaimRow | None:
 
     everything = np.arange(len(stats[ab.main]))
     test = bootstrap_contrast(reversal_gain_without_minus_with, [everything], ab.samples)
+    n = len(ab.ctx.test_src_lengths)
+    per_seed = SeedTest.paired([reversal_gain_without_minus_with([np.arange(n) + k * n])
+                                for k in range(len(ab.seeds))])
     mean = {v: statistics.mean(ab.bleus(v)) for v in variants}
     m = {"gain_without_attention": mean[ab.main] - mean[ab.forward],
          "gain_with_attention": mean[attention] - mean[attention_forward],
-         "difference": test["observed"], "ci": _ci(test["ci"])}
+         "difference": test["observed"], "ci": _ci(test["ci"]), "seed_test": per_seed.as_dict()}
     ours = (f"reversal gain: no attention {m['gain_without_attention']:+.2f}, attention "
             f"{m['gain_with_attention']:+.2f} BLEU (mean over seeds); difference {m['difference']:+.2f}, 95% CI "
-            f"[{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]")
+            f"[{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]; per seed {_seeds_text(per_seed)}")
     return ClaimRow("reversal_attention", "Reversing the source matters less once the decoder has attention",
                     CITATIONS["reversal_attention"], "reversal gain without attention minus reversal gain with "
-                    "attention (bootstrap over sentences)", m, ours, "", test["p_value"],
-                    verdict(test["observed"], test["p_value"]), ab.converged(variants))
+                    "attention (bootstrap over sentences, t-test over seeds)", m, ours, "", test["p_value"],
+                    verdict(test["observed"], test["p_value"], seeds=per_seed), ab.converged(variants),
+                    per_seed.p_value)
 
 
 def compute_claims(ab: Ablations, grad_summary: dict | None) -> list[ClaimRow]:

@@ -1,18 +1,15 @@
 """Ablations and claims: one table per axis, BLEU by length per variant, gradient norms, claims.md.
 
-Every variant is trained with every ablation seed. A table cell is mean ± std over seeds; each variant
-is compared with the main (reversed) model by paired bootstrap resampling on the test sentences, pooled
-over seeds (seed s of the variant is paired with seed s of the main model).
-
-A variant usually has fewer seeds than the main model, and a bootstrap over test sentences sees only the
-sentences' noise, not the seed's: a difference smaller than the main model's seed-to-seed spread (the
-standard deviation of its BLEU over all its seeds) is inconclusive whatever the bootstrap's p
-(:meth:`Ablations.decide`).
+Every variant is trained with every ablation seed. A table cell is mean ± std over seeds and says how many
+seeds it has; each variant is compared with the main (reversed) model twice: by paired bootstrap resampling
+on the test sentences, pooled over seeds (seed s of the variant is paired with seed s of the main model),
+which sees the sentences' noise, and by Welch's t-test on the per-seed BLEU, which sees the seeds'. A
+difference is decided only when both tests agree and it is larger than either side's seed spread
+(:func:`repro.report.claims.verdict`).
 """
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +20,7 @@ from repro.evaluation.bootstrap import paired_bootstrap
 from repro.experiments import AXES, FORWARD, REVERSED, RunSpec, Variant
 from repro.layout import ResultsLayout
 from repro.report.bins import quantile_bins
-from repro.report.claims import verdict
+from repro.report.claims import HELD, NOT_HELD, SeedTest, verdict
 from repro.report.context import ReportContext
 from repro.report.figures import plot_binned_bleu, plot_curves
 from repro.report.tables import format_mean_std, write_table
@@ -49,16 +46,9 @@ class Ablations:
         """Every run of a variant (the main and forward models have the paper's seeds besides the ablation's)."""
         return self.plan.runs_of(variant.name)
 
-    @cached_property
-    def seed_spread(self) -> float:
-        """Standard deviation of the main model's BLEU over all its seeds, at the ablation beam (0 with one)."""
-        bleus = [bleu_from_stats(self.stats(run)) for run in self.all_runs(self.main)]
-        return float(np.std(bleus, ddof=1)) if len(bleus) > 1 else 0.0
-
-    def decide(self, difference: float, p_value: float | None, claimed_direction: int = 1) -> str:
-        """The verdict of a bootstrap-tested BLEU difference, with the seed rule: inconclusive when the
-        difference is within the main model's seed-to-seed spread, whatever p says."""
-        return verdict(difference, p_value, claimed_direction, seed_spread=self.seed_spread)
+    def decide(self, test: dict, claimed_direction: int = 1) -> str:
+        """The verdict of a comparison from :meth:`compare_runs`: the bootstrap and the test over seeds."""
+        return verdict(test["difference"], test["p_value"], claimed_direction, seeds=test["seeds"])
 
     def converged(self, variants: list[Variant] | tuple[Variant, ...]) -> str:
         """How many of the runs behind a comparison of variants stopped converged, as 'k/n'."""
@@ -95,8 +85,10 @@ class Ablations:
         return self.compare_runs(self.runs(base), self.runs(variant))
 
     def compare_runs(self, base: list[RunSpec], runs: list[RunSpec]) -> dict:
-        """Paired bootstrap of ``runs`` against ``base`` (equal lengths: the i-th runs pair up)."""
-        return paired_bootstrap(self.pooled_runs(base), self.pooled_runs(runs), n_samples=self.samples, seed=12345)
+        """``runs`` against ``base`` (equal lengths: the i-th runs pair up): the paired bootstrap's result
+        (difference, difference_ci, p_value) and, under "seeds", Welch's t-test on the per-seed BLEU."""
+        test = paired_bootstrap(self.pooled_runs(base), self.pooled_runs(runs), n_samples=self.samples, seed=12345)
+        return {**test, "seeds": SeedTest.welch(self.run_bleus(base), self.run_bleus(runs))}
 
     def reversal_seeds(self) -> list[int]:
         """The seeds with both a forward and a reversed run: the seed-level reversal comparison."""
@@ -132,10 +124,13 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
         }
         if variant != ab.main:
             test = ab.compare(ab.main, variant)
-            record["Δ BLEU vs main (pooled)"] = round(test["difference"], 2)
-            record["95% CI of Δ"] = f"[{test['difference_ci'][0]:.2f}, {test['difference_ci'][1]:.2f}]"
+            seeds = test["seeds"]
+            record["Δ BLEU vs main (seed means)"] = round(seeds.difference, 2)
+            record["larger seed spread"] = round(seeds.spread, 2)
+            record["p (Welch, seeds)"] = None if seeds.p_value is None else round(seeds.p_value, 4)
+            record["95% CI of Δ (bootstrap)"] = f"[{test['difference_ci'][0]:.2f}, {test['difference_ci'][1]:.2f}]"
             record["p (paired bootstrap)"] = round(test["p_value"], 4)
-            record["|Δ| > seed spread"] = "yes" if abs(test["difference"]) > ab.seed_spread else "no"
+            record["vs main"] = {HELD: "higher", NOT_HELD: "lower"}.get(ab.decide(test), "inconclusive")
         cost = ctx.cost(ab.runs(variant))
         record["parameters (M)"] = round(cost["parameters_M"] / len(ab.seeds), 3)
         record["train hours (all seeds)"] = round(cost["train_hours"], 3)
@@ -145,12 +140,12 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
     df = pd.DataFrame.from_records(records)
     caption = (
         f"Ablation: {AXES[axis]}. BLEU is the paper's way (cased multi-bleu.pl, tokenized) at beam "
-        f"{ab.beam}, mean ± std over seeds {ab.seeds}; Δ and p compare each variant with the main model by "
-        f"paired bootstrap resampling ({ab.samples} samples) over test sentences pooled over seeds. The main "
-        f"model's seed-to-seed spread (BLEU std over its {len(ab.all_runs(ab.main))} seeds) is "
-        f"{ab.seed_spread:.2f}: a smaller |Δ| is within seed noise, whatever p says. 'converged' counts the "
-        f"runs whose stop rule ended them (validation perplexity stopped improving), not the epoch ceiling. "
-        f"{ctx.scale_note()}"
+        f"{ab.beam}, mean ± std over seeds {ab.seeds} ('seeds' = n). Each variant is compared with the main "
+        f"model over seeds (Δ of the seed means, Welch's t-test) and over test sentences (paired bootstrap, "
+        f"{ab.samples} samples, seeds pooled); 'vs main' is higher or lower only when both give p < 0.05 in the "
+        f"same direction and |Δ| exceeds the larger seed spread (either side's BLEU std over seeds), else "
+        f"inconclusive. 'converged' counts the runs whose stop rule ended them (validation perplexity stopped "
+        f"improving), not the epoch ceiling. {ctx.scale_note()}"
     )
     write_table(df, prefix, caption)
     return df

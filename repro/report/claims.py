@@ -1,24 +1,90 @@
-"""Claims and their verdicts: one row per claim, decided by a rule stated in the output file."""
+"""Claims and their verdicts: one row per claim, decided by a rule stated in the output file.
+
+A verdict rests on two tests. The paired bootstrap over test sentences (repro.evaluation.bootstrap) sees
+the sentences' noise; a test over seeds (:class:`SeedTest`: Welch's t-test on the per-seed scores of the
+two sides, or a one-sample t-test on per-seed contrasts) sees the training run's. A difference is only
+decided when both agree and it is larger than either side's seed-to-seed spread (Reimers & Gurevych 2017;
+Dodge et al. 2019 on reporting score distributions over seeds).
+"""
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 ALPHA = 0.05
+HELD, NOT_HELD, INCONCLUSIVE = "held", "did not hold", "inconclusive"
 
 VERDICT_RULE = (
-    "A claim **held** when the measured difference points in the claimed direction and a paired bootstrap "
-    f"resampling test over test sentences (pooled over seeds) gives p < {ALPHA}; it **did not hold** when the "
-    f"difference points the other way with p < {ALPHA}; otherwise it is **inconclusive**. Seed rule: a variant "
-    "trained with fewer seeds than the main model is compared on the seeds it has, and a bootstrap over "
-    "sentences does not see the seed's noise, so a difference from the main model no larger than the main "
-    "model's seed-to-seed spread (BLEU standard deviation over all its seeds) is **inconclusive** whatever p "
-    "says. Claims without a statistical test (marked 'descriptive') state the numbers and are judged by the "
-    "threshold named in their row. 'converged' counts the models behind a claim whose stop rule ended their "
-    "training (validation perplexity stopped improving), not the epoch ceiling: a claim about models that did "
-    "not converge measures how fast they start, not what they can do."
+    f"A claim **held** when two tests agree that the measured difference points in the claimed direction, each "
+    f"with p < {ALPHA}: a paired bootstrap resampling test over test sentences (seeds pooled, seed s of one side "
+    "paired with seed s of the other) and a test over seeds (Welch's t-test on the two sides' per-seed BLEU, or, "
+    "for a difference of differences, a one-sample t-test on its per-seed values), and the difference of the "
+    "seed means is larger than either side's seed-to-seed spread (sample standard deviation over seeds). It "
+    "**did not hold** when both tests agree on the other direction under the same conditions; otherwise it is "
+    "**inconclusive**: with fewer than 2 seeds a side there is no test over seeds, so nothing is decided. Claims "
+    "without a statistical test (marked 'descriptive') are judged by the threshold named in their row, on the "
+    "mean over seeds: held (or not) only when the mean is beyond the threshold by more than the seed spread. "
+    "'converged' counts the models behind a claim whose stop rule ended their training (validation perplexity "
+    "stopped improving), not the epoch ceiling: a claim about models that did not converge measures how fast "
+    "they start, not what they can do."
 )
+
+
+def _std(values: Sequence[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class SeedTest:
+    """A difference measured over training seeds.
+
+    difference: mean of the variant's per-seed values minus the base's (or the mean per-seed contrast).
+    spread: the larger of the two sides' sample standard deviations over seeds (of the contrasts, if paired).
+    p_value: two-sided p of the test over seeds; None when a side has fewer than 2 seeds or no variance.
+    seeds: how many seeds each side has.
+    """
+
+    difference: float
+    spread: float
+    p_value: float | None
+    seeds: tuple[int, ...]
+
+    @classmethod
+    def welch(cls, base: Sequence[float], variant: Sequence[float]) -> SeedTest:
+        """Welch's unequal-variance t-test of ``variant`` against ``base`` (independent training runs)."""
+        difference = statistics.mean(variant) - statistics.mean(base)
+        p = None
+        if min(len(base), len(variant)) >= 2 and (_std(base) > 0 or _std(variant) > 0):
+            from scipy.stats import ttest_ind
+
+            p = float(ttest_ind(variant, base, equal_var=False).pvalue)
+        return cls(difference, max(_std(base), _std(variant)), _finite(p), (len(base), len(variant)))
+
+    @classmethod
+    def paired(cls, contrasts: Sequence[float]) -> SeedTest:
+        """One-sample t-test of per-seed contrasts (e.g. a difference of differences) against 0."""
+        difference = statistics.mean(contrasts)
+        p = None
+        if len(contrasts) >= 2 and _std(contrasts) > 0:
+            from scipy.stats import ttest_1samp
+
+            p = float(ttest_1samp(contrasts, 0.0).pvalue)
+        return cls(difference, _std(contrasts), _finite(p), (len(contrasts),))
+
+    def decides(self, alpha: float = ALPHA) -> bool:
+        """Whether the seeds separate the two sides: significant and beyond either side's spread."""
+        return self.p_value is not None and self.p_value < alpha and abs(self.difference) > self.spread
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"difference": self.difference, "spread": self.spread, "p": self.p_value, "seeds": list(self.seeds)}
+
+
+def _finite(p: float | None) -> float | None:
+    return p if p is not None and math.isfinite(p) else None
 
 
 @dataclass
@@ -40,32 +106,53 @@ class ClaimRow:
     p_value: float | None
     verdict: str
     converged: str = ""  # "k/n": how many of the models behind the claim stopped converged
+    p_seeds: float | None = None  # the test over seeds (p_value is the bootstrap's over sentences)
 
 
 def verdict(difference: float, p_value: float | None, claimed_direction: int = 1, alpha: float = ALPHA,
-            seed_spread: float = 0.0) -> str:
-    """'held' / 'did not hold' / 'inconclusive' for a difference claimed to have ``claimed_direction``;
-    a difference no larger than ``seed_spread`` (the main model's seed-to-seed BLEU std) is inconclusive."""
-    if p_value is None or difference == 0 or p_value >= alpha or abs(difference) <= seed_spread:
-        return "inconclusive"
-    return "held" if (difference > 0) == (claimed_direction > 0) else "did not hold"
+            seeds: SeedTest | None = None) -> str:
+    """'held' / 'did not hold' / 'inconclusive' for a bootstrap-tested difference claimed to have
+    ``claimed_direction``. With ``seeds`` the test over seeds must agree too: same direction, p < alpha and
+    the difference beyond either side's seed spread (:meth:`SeedTest.decides`)."""
+    if p_value is None or difference == 0 or p_value >= alpha:
+        return INCONCLUSIVE
+    if seeds is not None and (not seeds.decides(alpha) or (seeds.difference > 0) != (difference > 0)):
+        return INCONCLUSIVE
+    return HELD if (difference > 0) == (claimed_direction > 0) else NOT_HELD
 
 
-def threshold_verdict(value: float, threshold: float, above: bool = True) -> str:
-    """For descriptive claims: 'held' when ``value`` is on the claimed side of ``threshold``."""
-    return "held" if (value > threshold) == above else "did not hold"
+def threshold_verdict(values: Sequence[float], threshold: float, above: bool = True) -> str:
+    """For descriptive claims, over seeds: 'held' when the mean of ``values`` is on the claimed side of
+    ``threshold`` by more than their spread (sample std; 0 for one value), 'did not hold' when it is on the
+    other side by more than that, else 'inconclusive'."""
+    margin = statistics.mean(values) - threshold
+    if abs(margin) <= _std(values):
+        return INCONCLUSIVE
+    return HELD if (margin > 0) == above else NOT_HELD
+
+
+def all_hold(verdicts: Iterable[str]) -> str:
+    """A claim about several comparisons: held when every one held, did not hold when any did not."""
+    verdicts = list(verdicts)
+    if NOT_HELD in verdicts:
+        return NOT_HELD
+    return HELD if verdicts and all(v == HELD for v in verdicts) else INCONCLUSIVE
 
 
 def claims_markdown(rows: list[ClaimRow], title: str, scale_note: str) -> str:
     lines = [f"# {title}", "", scale_note, "", "## Rule", "", VERDICT_RULE, "", "## Claims", "",
-             "| # | claim | source | experiment | our number | paper | converged | p | verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| # | claim | source | experiment | our number | paper | converged | p (seeds) | p (sentences) | "
+             "verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for i, row in enumerate(rows, 1):
-        p = "—" if row.p_value is None else (f"{row.p_value:.3f}" if row.p_value >= 0.001 else "<0.001")
-        cells = [str(i), row.claim, row.source, row.experiment, row.ours, row.paper or "—", row.converged or "—", p,
-                 f"**{row.verdict}**"]
+        cells = [str(i), row.claim, row.source, row.experiment, row.ours, row.paper or "—", row.converged or "—",
+                 format_p(row.p_seeds), format_p(row.p_value), f"**{row.verdict}**"]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def format_p(p: float | None) -> str:
+    return "—" if p is None else (f"{p:.3f}" if p >= 0.001 else "<0.001")
 
 
 def claims_data(rows: list[ClaimRow]) -> list[dict[str, Any]]:

@@ -257,7 +257,16 @@ def summary(comparison: Comparison) -> str:
                    f"verdict{'' if changed == 1 else 's'} changed), {len(c.missing)} missing on one side.",
     }[c.status]
     expected = {"identical": "identical numbers", "verdicts": "the same verdicts"}[c.expectation]
-    return f"Reference check ({c.reference}): {head}\nExpected: {expected} — {c.reason}."
+    return f"Reference check ({c.reference}): {head}\n{verdict_agreement(c)}\nExpected: {expected} — {c.reason}."
+
+
+def verdict_agreement(comparison: Comparison) -> str:
+    """'Verdicts: k of n agree', naming the claims that agree and those that changed."""
+    agree = [v["claim"] for v in comparison.verdicts if v["same"]]
+    changed = [f"{v['claim']} ({v['reference']} → {v['run']})" for v in comparison.verdicts if not v["same"]]
+    text = f"Verdicts: {len(agree)} of {len(comparison.verdicts)} agree"
+    text += f" ({', '.join(agree)})" if agree else ""
+    return text + (f"; changed: {', '.join(changed)}." if changed else ".")
 
 
 def to_markdown(comparison: Comparison, limit: int = 200) -> str:

@@ -29,7 +29,7 @@ except ReproError as exc:
     raise WorkflowError(f"invalid experiment config: {exc}") from None
 
 EXP = config["experiment"]
-DIRS = ExperimentDirs.of(EXP)
+DIRS = ExperimentDirs.of(EXP, config.get("reference"))
 LAYOUT = Layout(DIRS.work)  # intermediates, regenerable, not committed
 RESULTS = ResultsLayout(DIRS.results)  # this run's tables, figures, claims and comparison, not committed
 REFERENCE = ResultsLayout(DIRS.reference)  # the committed results this run is compared with
