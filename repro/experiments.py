@@ -81,6 +81,9 @@ class AblationConfig:
 
     enabled: bool = False
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    # Other seeds for some axes (axis -> seeds), e.g. more where a claim rests on an axis, fewer where a
+    # variant is dear; an axis not named here trains with ``seeds``.
+    axis_seeds: dict[str, list[int]] = field(default_factory=dict)
     beam: int = 12
     max_train_len: list[int] = field(default_factory=list)  # train.max_len caps both sides; the base is "all"
     cell: list[str] = field(default_factory=list)  # e.g. [gru, rnn]; the base cell is the reference
@@ -97,6 +100,12 @@ class AblationConfig:
 
         if self.enabled and not self.seeds:
             raise ConfigError("config section 'ablations': seeds must not be empty")
+        for axis, seeds in self.axis_seeds.items():
+            if axis not in AXES:
+                raise ConfigError(f"ablations.axis_seeds: unknown axis {axis!r}; choose from {', '.join(AXES)}")
+            self.axis_seeds[axis] = coerce(seeds, list[int], f"ablations.axis_seeds.{axis}")
+            if not self.axis_seeds[axis]:
+                raise ConfigError(f"ablations.axis_seeds.{axis} must not be empty")
         unknown = [cell for cell in self.cell if cell not in CELL_NAMES]
         if unknown:
             raise ConfigError(f"ablations.cell: unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELL_NAMES)}")
@@ -107,6 +116,14 @@ class AblationConfig:
             raise ConfigError("config section 'ablations': beam and bootstrap_samples must be >= 1")
         # A variant's own values (num_layers, max_train_len, teacher_forcing_ratio) are checked by the
         # dataclass that reads them, once per planned run (repro.experiment_config).
+
+    def seeds_of(self, axis: str) -> list[int]:
+        """The seeds every variant on ``axis`` trains with (and the main model is compared on)."""
+        return list(self.axis_seeds.get(axis, self.seeds))
+
+    def all_seeds(self) -> list[int]:
+        """Every ablation seed of any axis: the main and forward models train with each of them."""
+        return sorted({*self.seeds, *(seed for seeds in self.axis_seeds.values() for seed in seeds)})
 
 
 @dataclass(frozen=True)
@@ -256,7 +273,7 @@ class Plan:
     def decoded_at_ablation_beam(self, run: RunSpec) -> bool:
         """Every ablation seed of every variant, and every run of the paper's two variants (the main
         model's seed-to-seed spread and the seed-level reversal comparison are measured there too)."""
-        return run.seed in self.ablations.seeds or run.variant.axis == PAPER_AXIS
+        return run.variant.axis == PAPER_AXIS or run.seed in self.ablations.seeds_of(run.variant.axis)
 
     def ablation_axes(self) -> list[str]:
         return [axis for axis in AXES if self.variants_on(axis)]
@@ -317,7 +334,7 @@ def plan(config: dict[str, Any]) -> Plan:
         result.systems[system.name] = system
 
     # ---- the paper's matrix (Table 1, the reversal result, beam table, figures)
-    ablation_seeds = list(ablations.seeds) if ablations.enabled else []
+    ablation_seeds = ablations.all_seeds() if ablations.enabled else []
     add_variant(REVERSED, PAPER_AXIS, "reversed source (paper)", {"model.reverse_source": True},
                 sorted(set(paper.reversed_seeds) | set(ablation_seeds)))
     add_variant(FORWARD, PAPER_AXIS, "forward source", {"model.reverse_source": False},
@@ -336,36 +353,37 @@ def plan(config: dict[str, Any]) -> Plan:
 
     # ---- ablations: each axis is a variant of the base model, trained with every ablation seed
     if ablations.enabled:
-        seeds = list(ablations.seeds)
+        seeds = ablations.seeds_of
         base = result.variants[REVERSED]
         base_cell, base_layers = result.setting(base, "model.cell"), result.setting(base, "model.num_layers")
         hidden, embedding = result.setting(base, "model.hidden_size"), result.setting(base, "model.embedding_size")
         for cap in ablations.max_train_len:
             add_variant(f"maxlen{cap}", "max_train_len", f"train on sources ≤ {cap} words", {"train.max_len": cap},
-                        seeds)
+                        seeds("max_train_len"))
         for cell in ablations.cell:
             if cell == base_cell:
                 continue
-            add_variant(f"cell-{cell}", "cell", f"{cell.upper()} cells, same size", {"model.cell": cell}, seeds)
+            add_variant(f"cell-{cell}", "cell", f"{cell.upper()} cells, same size", {"model.cell": cell}, seeds("cell"))
             if ablations.cell_equal_parameters:
                 size = equal_parameter_hidden_size(cell, hidden, embedding, base_layers, base_cell)
                 add_variant(f"cell-{cell}-eqparams", "cell",
                             f"{cell.upper()} cells, hidden {size} (≈ {base_cell.upper()} parameters)",
-                            {"model.cell": cell, "model.hidden_size": size}, seeds)
+                            {"model.cell": cell, "model.hidden_size": size}, seeds("cell"))
         for layers in ablations.num_layers:
             if layers != base_layers:
-                add_variant(f"layers{layers}", "num_layers", f"{layers} layer(s)", {"model.num_layers": layers}, seeds)
+                add_variant(f"layers{layers}", "num_layers", f"{layers} layer(s)", {"model.num_layers": layers},
+                            seeds("num_layers"))
         for ratio in ablations.teacher_forcing_ratio:
             if ratio != 1.0:
                 add_variant(f"tf{ratio:g}", "teacher_forcing_ratio", f"teacher forcing ratio {ratio:g}",
-                            {"train.teacher_forcing_ratio": ratio}, seeds)
+                            {"train.teacher_forcing_ratio": ratio}, seeds("teacher_forcing_ratio"))
         if ablations.attention:
             label, form = ATTENTION_FORMS[ablations.attention_form]
             add_variant("attention", "attention", f"{label}, reversed source",
-                        {**form, "model.reverse_source": True}, seeds)
+                        {**form, "model.reverse_source": True}, seeds("attention"))
             if ablations.attention_forward:
                 add_variant("attention-forward", "attention", f"{label}, forward source",
-                            {**form, "model.reverse_source": False}, seeds)
+                            {**form, "model.reverse_source": False}, seeds("attention"))
         for run in list(result.runs.values()):
             if result.decoded_at_ablation_beam(run):
                 add_system(Decoder((run,)), ablations.beam)

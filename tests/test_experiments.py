@@ -123,3 +123,27 @@ def test_every_paper_run_is_decoded_at_the_ablation_beam_for_the_seed_spread():
     assert {f"reversed-s{i}/beam2" for i in range(1, 6)} | {f"forward-s{i}/beam2" for i in (1, 2, 3)} <= at_beam
     assert {"layers1-s1/beam2", "layers3-s1/beam2", "layers4-s1/beam2"} <= at_beam
     assert not any(name.startswith("layers") and "-s1/" not in name for name in at_beam)  # one ablation seed
+
+
+def test_axis_seeds_give_one_axis_its_own_seeds_and_the_main_model_all_of_them():
+    config = {"model": {"num_layers": 2},
+              "paper": {"reversed_seeds": [1, 2], "forward_seeds": [1], "ensembles": [2]},
+              "ablations": {"enabled": True, "seeds": [1], "axis_seeds": {"cell": [1, 2, 3]}, "cell": ["gru"],
+                            "num_layers": [1], "beam": 2}}
+    p = plan(config)
+    assert [run.seed for run in p.runs_of("cell-gru")] == [1, 2, 3]
+    assert [run.seed for run in p.runs_of("layers1")] == [1]
+    # the main and forward models train every seed any axis compares them on
+    assert [run.seed for run in p.runs_of("reversed")] == [1, 2, 3]
+    assert [run.seed for run in p.runs_of("forward")] == [1, 2, 3]
+    assert p.ablations.seeds_of("cell") == [1, 2, 3] and p.ablations.seeds_of("num_layers") == [1]
+    decoded = {s.runs[0].name for s in p.ablation_systems()}
+    assert {"cell-gru-s2", "cell-gru-s3", "reversed-s3", "forward-s2"} <= decoded
+
+
+@pytest.mark.parametrize("axis_seeds, problem", [({"cells": [1]}, "unknown axis 'cells'"),
+                                                 ({"cell": []}, "axis_seeds.cell must not be empty"),
+                                                 ({"cell": ["x"]}, "axis_seeds.cell[0]")])
+def test_bad_axis_seeds_are_rejected_with_the_key(axis_seeds, problem):
+    with pytest.raises(ReproError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        plan({"ablations": {"enabled": True, "axis_seeds": axis_seeds}})

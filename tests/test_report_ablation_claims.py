@@ -133,3 +133,19 @@ def test_context_vector_is_tested_per_seed_on_long_minus_short_sources():
     # the same gain on long and short sources: nothing to decide
     ctx = FakeContext({**_runs("reversed", [0.5] * 3), **_runs("attention", [0.9] * 3)}, plan=plan(config))
     assert ablation_claims.context_vector(Ablations(ctx)).verdict == "inconclusive"
+
+
+def test_an_axis_with_its_own_seeds_compares_the_main_model_on_those_seeds(tmp_path):
+    config = {**CONFIG, "paper": {**CONFIG["paper"], "reversed_seeds": [1, 2, 3, 4], "forward_seeds": [1]},
+              "ablations": {**CONFIG["ablations"], "seeds": [1], "axis_seeds": {"cell": [2, 3, 4]}}}
+    # the main model's seed 1 fails: the depth axis (seed 1) sees it, the cell axis (seeds 2-4) does not
+    quality = {"reversed-s1": 0.1, "reversed-s2": 0.8, "reversed-s3": 0.81, "reversed-s4": 0.79,
+               "cell-rnn-s2": 0.2, "cell-rnn-s3": 0.22, "cell-rnn-s4": 0.18}
+    ab = Ablations(FakeContext(quality, plan=plan(config)))
+    cells = ablation_table(ab, "cell", tmp_path / "ablation_cell").set_index("variant")
+    assert list(cells["seeds"]) == [3, 3, 3]
+    assert min(ab.on("cell").bleus(ab.main)) > 40 > max(ab.on("num_layers").bleus(ab.main))
+    assert cells.loc["RNN cells, same size", "vs main"] == "lower"
+    depth = ablation_table(ab, "num_layers", tmp_path / "ablation_num_layers")
+    assert list(depth["seeds"]) == [1, 1, 1] and set(depth["vs main"].dropna()) == {"inconclusive"}
+    assert ablation_claims.cells(ab).measured["bleu_main"] == pytest.approx(ab.on("cell").bleus(ab.main))

@@ -15,6 +15,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from repro.experiments import plan
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflows" / "schemas" / "config.schema.yaml"
 DEMO = REPO / "workflows" / "config" / "demo.yaml"
@@ -141,7 +143,7 @@ def test_slurm_profile_dry_run(wf: Path, snakemake, job_counts) -> None:
     )
     # A dry run caps threads at --cores (1 unless given); on the cluster they are not capped.
     proc = snakemake(wf, "--profile", "workflows/profiles/slurm", "-n", "--cores", "16")
-    assert job_counts(proc.stdout)["train"] == 12
+    assert job_counts(proc.stdout)["train"] == len(plan(yaml.safe_load(DEMO.read_text(encoding="utf-8"))).runs)
     prepare = proc.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
     assert "threads: 8" in prepare
     assert "mem_mb=16000" in prepare and "runtime=720" in prepare

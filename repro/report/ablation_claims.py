@@ -82,6 +82,7 @@ def reversal(ab: Ablations) -> ClaimRow:
 
 
 def teacher_forcing(ab: Ablations) -> ClaimRow | None:
+    ab = ab.on("teacher_forcing_ratio")
     variants = ab.variants_on("teacher_forcing_ratio")
     if not variants:
         return None
@@ -99,6 +100,7 @@ def teacher_forcing(ab: Ablations) -> ClaimRow | None:
 
 def context_vector(ab: Ablations) -> ClaimRow | None:
     """Attention's gain on the longest vs the shortest quarter of test sources (difference of differences)."""
+    ab = ab.on("attention")
     attention = ab.attention(reverse_source=True)
     if attention is None:
         return None
@@ -148,6 +150,7 @@ def context_vector(ab: Ablations) -> ClaimRow | None:
 
 def gradients(ab: Ablations, grad_summary: dict | None) -> ClaimRow | None:
     """Descriptive: the logged gradient norms of a vanilla RNN against the main model's, and BLEU."""
+    ab = ab.on("cell")
     rnn_cells = [v for v in ab.same_size_cells() if v.override("model.cell") == "rnn"]
     if not grad_summary or not rnn_cells:
         return None
@@ -170,6 +173,7 @@ def gradients(ab: Ablations, grad_summary: dict | None) -> ClaimRow | None:
 
 def cells(ab: Ablations) -> ClaimRow | None:
     """Descriptive threshold: 'can be used' = reaches at least half of the LSTM's BLEU."""
+    ab = ab.on("cell")
     variants = ab.same_size_cells()
     if not variants:
         return None
@@ -193,6 +197,7 @@ def cells(ab: Ablations) -> ClaimRow | None:
 
 def depth(ab: Ablations) -> ClaimRow | None:
     """Paper §3.2: each extra layer cut perplexity by nearly 10% (descriptive: held if every one cuts ≥ 5%)."""
+    ab = ab.on("num_layers")
     variants = ab.variants_on("num_layers")
     if not variants:
         return None
@@ -214,6 +219,7 @@ def depth(ab: Ablations) -> ClaimRow | None:
 
 def reversal_with_attention(ab: Ablations) -> ClaimRow | None:
     """Reversal should matter less once the decoder can attend: the two reversal gains, bootstrapped."""
+    ab = ab.on("attention")
     attention, attention_forward = ab.attention(reverse_source=True), ab.attention(reverse_source=False)
     if attention is None or attention_forward is None:
         return None

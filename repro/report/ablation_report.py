@@ -27,17 +27,26 @@ from repro.report.tables import format_mean_std, write_table
 
 
 class Ablations:
-    """Per-variant statistics of the ablation runs (the plan's variants and seeds), computed once per report."""
+    """Per-variant statistics of the ablation runs (the plan's variants and seeds), computed once per report.
 
-    def __init__(self, ctx: ReportContext) -> None:
+    ``seeds`` are those every table and test of this object reads: ``ablations.seeds``, or, for the view
+    :meth:`on` returns, one axis's seeds (``ablations.axis_seeds``), on which the main model is compared too.
+    """
+
+    def __init__(self, ctx: ReportContext, seeds: list[int] | None = None,
+                 stats: dict[RunSpec, np.ndarray] | None = None) -> None:
         self.ctx = ctx
         self.plan = ctx.plan
-        self.seeds = list(ctx.plan.ablations.seeds)
+        self.seeds = list(ctx.plan.ablations.seeds if seeds is None else seeds)
         self.beam = ctx.plan.ablations.beam
         self.samples = ctx.plan.ablations.bootstrap_samples
         self.main = ctx.plan.variants[REVERSED]
         self.forward = ctx.plan.variants[FORWARD]
-        self._stats: dict[RunSpec, np.ndarray] = {}
+        self._stats: dict[RunSpec, np.ndarray] = {} if stats is None else stats
+
+    def on(self, axis: str) -> Ablations:
+        """The same statistics over the seeds of ``axis`` (its variants', and the main model's on those)."""
+        return Ablations(self.ctx, self.plan.ablations.seeds_of(axis), self._stats)
 
     def runs(self, variant: Variant) -> list[RunSpec]:
         return [self.plan.run(variant.name, seed) for seed in self.seeds]
@@ -112,6 +121,7 @@ class Ablations:
 
 
 def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame:
+    ab = ab.on(axis)
     ctx = ab.ctx
     records = []
     for variant in [ab.main] + ab.variants_on(axis):
@@ -160,9 +170,10 @@ def length_figure(ab: Ablations, out: ResultsLayout, min_count: int = 30) -> pd.
     variants = [ab.main, ab.forward] + [v for axis in ("max_train_len", "attention") for v in ab.variants_on(axis)]
     series = {}
     for variant in variants:
-        pooled = ab.pooled(variant)
+        view = ab.on(variant.axis) if variant.axis in AXES else ab  # each variant over its own seeds
+        pooled = view.pooled(variant)
         series["main model (reversed, no attention)" if variant == ab.main else variant.label] = [
-            subset_bleu(pooled, np.concatenate([b.indices + k * n for k in range(len(ab.seeds))])) for b in bins
+            subset_bleu(pooled, np.concatenate([b.indices + k * n for k in range(len(view.seeds))])) for b in bins
         ]
     labels, counts = [b.label() for b in bins], [b.count for b in bins]
     plot_binned_bleu(labels, counts, series, "source sentence length (words)",
@@ -178,6 +189,7 @@ def gradient_curves(ab: Ablations, out: ResultsLayout) -> dict[Variant, dict[str
     """Gradient norm (before clipping) against step for each cell type, first ablation seed."""
     from repro.train.log import read_log
 
+    ab = ab.on("cell")
     curves, summary = {}, {}
     clip = ab.plan.setting(ab.main, "train.clip_norm")
     for variant in [ab.main] + ab.variants_on("cell"):
