@@ -11,7 +11,7 @@ import pytest
 from repro.errors import ReproError
 from repro.report import compare
 
-PLATFORM = {"device_type": "cpu", "device_name": "Some CPU", "torch": "2.13.0+cpu", "num_threads": 1}
+PLATFORM = {"device_type": "cpu", "device_name": "Some CPU", "torch": "2.13.0+cpu", "num_threads": 1, "dtype": "bf16"}
 TABLE = pd.DataFrame({
     "method": ["single, beam 2", "ensemble, beam 2"],
     "BLEU (paper's way)": ["7.097135193545499", "10.3"],
@@ -124,3 +124,21 @@ def test_publish_copies_the_results_and_replaces_only_a_reference_it_wrote(tmp_p
     with pytest.raises(ReproError, match="that repro report publish did not write"):
         compare.publish(run, foreign)
     assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_another_precision_on_the_same_machine_is_a_new_draw_and_provenance_records_it(tmp_path):
+    changed = TABLE.copy()
+    changed.loc[0, "BLEU (paper's way)"] = "7.9"
+    fp32 = {**PLATFORM, "dtype": "fp32"}
+    run, ref = write_results(tmp_path / "run", changed, platform=fp32), write_results(tmp_path / "ref")
+    result = compare.compare(run, ref, "tiny")
+    assert result.expectation == "verdicts" and result.status == "verdicts agree" and "fp32" in result.reason
+    # a reference that does not record its precision cannot promise identical numbers
+    old = write_results(tmp_path / "old", platform={k: v for k, v in PLATFORM.items() if k != "dtype"})
+    assert compare.compare(write_results(tmp_path / "same", changed), old, "tiny").expectation == "verdicts"
+    for name, bf16 in (("a", True), ("b", False)):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "run.json").write_text(json.dumps(
+            {"bf16": bf16, "environment": {k: v for k, v in PLATFORM.items() if k != "dtype"}}))
+    record = compare.provenance([tmp_path / "runs" / "a", tmp_path / "runs" / "b"])
+    assert [p["dtype"] for p in record["platforms"]] == ["bf16", "fp32"]

@@ -57,14 +57,19 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path, snakemake, job_c
     assert not (wf / "work").exists()
 
 
-def test_robustness_rerun_has_its_own_directories_and_checks_the_demo_reference(wf: Path, snakemake) -> None:
-    robustness = REPO / "workflows" / "config" / "demo-threads2.yaml"
+def test_robustness_rerun_trains_in_fp32_in_its_own_directories_and_checks_the_demo_reference(wf: Path, snakemake) -> None:
+    robustness = REPO / "workflows" / "config" / "demo-fp32.yaml"
     proc = snakemake(wf, "-n", "-p", "--cores", "2", "--configfile", str(DEMO), str(robustness))
     assert proc.returncode == 0, proc.stderr
-    assert "export OMP_NUM_THREADS=2; repro train --data work/demo-threads2/data" in proc.stdout
-    assert ("repro report compare --config work/demo-threads2/config/report.yaml --work work/demo-threads2 "
-            "--out results/demo-threads2 --reference results/reference/demo ") in proc.stdout
+    assert "export OMP_NUM_THREADS=1; repro train --data work/demo-fp32/data" in proc.stdout
+    assert ("repro report compare --config work/demo-fp32/config/report.yaml --work work/demo-fp32 "
+            "--out results/demo-fp32 --reference results/reference/demo ") in proc.stdout
     assert "work/demo/" not in proc.stdout
+    # the override is deep-merged into the demo: only the numerics change
+    snakemake(wf, "work/demo-fp32/config/train.yaml", "--cores", "1", "--configfile", str(DEMO), str(robustness))
+    train = yaml.safe_load((wf / "work" / "demo-fp32" / "config" / "train.yaml").read_text(encoding="utf-8"))
+    demo = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    assert train["train"] == {**demo["train"], "bf16": False} and train["model"] == demo["model"]
 
 
 def test_configfile_on_command_line_replaces_the_demo(wf: Path, snakemake) -> None:

@@ -39,6 +39,10 @@ COST_MARKERS = ("hours", "tokens/s", "device")
 QUOTED = ("paper", "note")
 # What must match for a run to be expected to reproduce the reference bit for bit.
 PLATFORM_KEYS = ("device_type", "device_name", "torch", "num_threads")
+# What a platform record holds: where the run trained (PLATFORM_KEYS, from run.json's environment) and in
+# which precision (run.json's bf16, as runs.csv's dtype): either changes every rounding, so either makes
+# the numbers a new draw.
+RECORD_KEYS = (*PLATFORM_KEYS, "dtype")
 CLAIMS_JSON = f"{CLAIMS}.json"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -86,6 +90,7 @@ def provenance(run_dirs: list[Path], repo: Path | None = None) -> dict[str, Any]
         info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         environment = info.get("environment") or {}
         platform = {key: environment.get(key) for key in PLATFORM_KEYS}
+        platform["dtype"] = None if info.get("bf16") is None else ("bf16" if info["bf16"] else "fp32")
         if platform not in platforms:
             platforms.append(platform)
     return {"platforms": platforms, "code": code_version(repo), "runs": len(run_dirs)}
@@ -112,11 +117,12 @@ def expectation(run: dict[str, Any], reference: dict[str, Any] | None) -> tuple[
     if reference is None:
         return "verdicts", "the reference does not record its platform"
     ours, theirs = run.get("platforms") or [], reference.get("platforms") or []
-    if len(ours) == 1 and ours == theirs and all(ours[0].get(k) is not None for k in PLATFORM_KEYS):
+    if len(ours) == 1 and ours == theirs and all(ours[0].get(k) is not None for k in RECORD_KEYS):
         platform = ours[0]
         return "identical", (f"same platform as the reference ({_platforms([platform])}) and the same seeds: "
                              "CPU training and decoding are deterministic, so every number must be identical")
-    return "verdicts", (f"another platform (this run: {_platforms(ours)}; reference: {_platforms(theirs)}): "
+    return "verdicts", (f"another platform or precision (this run: {_platforms(ours)}; reference: "
+                        f"{_platforms(theirs)}): "
                         "floating-point sums run in another order and converged models end at other optima, "
                         "as with another seed, so the verdicts must agree and the numbers are a new draw")
 
@@ -237,7 +243,8 @@ def _platforms(platforms: list[dict[str, Any]]) -> str:
     if not platforms:
         return "not recorded"
     return "; ".join(f"{p.get('device_type')}: {p.get('device_name')}, torch {p.get('torch')}, "
-                     f"{p.get('num_threads')} thread(s)" for p in platforms)
+                     f"{p.get('num_threads')} thread(s), {p.get('dtype') or 'precision not recorded'}"
+                     for p in platforms)
 
 
 def summary(comparison: Comparison) -> str:
