@@ -320,7 +320,10 @@ def plan(config: dict[str, Any]) -> Plan:
                   dataclass_from_dict(AblationConfig, config.get("ablations"), "ablations"))
     paper, ablations = result.paper, result.ablations
 
-    def add_variant(name: str, axis: str, label: str, overrides: dict[str, Any], seeds: list[int]) -> Variant:
+    def add_variant(name: str, axis: str, label: str, overrides: dict[str, Any],
+                    seeds: list[int] | None = None) -> Variant:
+        """A variant trained with ``seeds``; without them, an ablation variant with its axis's seeds."""
+        seeds = ablations.seeds_of(axis) if seeds is None else seeds
         variant = Variant(name, axis, label, tuple(sorted(overrides.items())))
         result.variants[name] = variant
         for seed in seeds:
@@ -351,39 +354,36 @@ def plan(config: dict[str, Any]) -> Plan:
     for beam in sorted({paper.figure_beam, *paper.table1_beams}):
         add_system(result.single(FORWARD), beam)
 
-    # ---- ablations: each axis is a variant of the base model, trained with every ablation seed
+    # ---- ablations: each axis is a variant of the base model, trained with its axis's seeds
     if ablations.enabled:
-        seeds = ablations.seeds_of
         base = result.variants[REVERSED]
         base_cell, base_layers = result.setting(base, "model.cell"), result.setting(base, "model.num_layers")
         hidden, embedding = result.setting(base, "model.hidden_size"), result.setting(base, "model.embedding_size")
         for cap in ablations.max_train_len:
-            add_variant(f"maxlen{cap}", "max_train_len", f"train on sources ≤ {cap} words", {"train.max_len": cap},
-                        seeds("max_train_len"))
+            add_variant(f"maxlen{cap}", "max_train_len", f"train on sources ≤ {cap} words", {"train.max_len": cap})
         for cell in ablations.cell:
             if cell == base_cell:
                 continue
-            add_variant(f"cell-{cell}", "cell", f"{cell.upper()} cells, same size", {"model.cell": cell}, seeds("cell"))
+            add_variant(f"cell-{cell}", "cell", f"{cell.upper()} cells, same size", {"model.cell": cell})
             if ablations.cell_equal_parameters:
                 size = equal_parameter_hidden_size(cell, hidden, embedding, base_layers, base_cell)
                 add_variant(f"cell-{cell}-eqparams", "cell",
                             f"{cell.upper()} cells, hidden {size} (≈ {base_cell.upper()} parameters)",
-                            {"model.cell": cell, "model.hidden_size": size}, seeds("cell"))
+                            {"model.cell": cell, "model.hidden_size": size})
         for layers in ablations.num_layers:
             if layers != base_layers:
-                add_variant(f"layers{layers}", "num_layers", f"{layers} layer(s)", {"model.num_layers": layers},
-                            seeds("num_layers"))
+                add_variant(f"layers{layers}", "num_layers", f"{layers} layer(s)", {"model.num_layers": layers})
         for ratio in ablations.teacher_forcing_ratio:
             if ratio != 1.0:
                 add_variant(f"tf{ratio:g}", "teacher_forcing_ratio", f"teacher forcing ratio {ratio:g}",
-                            {"train.teacher_forcing_ratio": ratio}, seeds("teacher_forcing_ratio"))
+                            {"train.teacher_forcing_ratio": ratio})
         if ablations.attention:
             label, form = ATTENTION_FORMS[ablations.attention_form]
             add_variant("attention", "attention", f"{label}, reversed source",
-                        {**form, "model.reverse_source": True}, seeds("attention"))
+                        {**form, "model.reverse_source": True})
             if ablations.attention_forward:
                 add_variant("attention-forward", "attention", f"{label}, forward source",
-                            {**form, "model.reverse_source": False}, seeds("attention"))
+                            {**form, "model.reverse_source": False})
         for run in list(result.runs.values()):
             if result.decoded_at_ablation_beam(run):
                 add_system(Decoder((run,)), ablations.beam)

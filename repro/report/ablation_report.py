@@ -170,7 +170,7 @@ def length_figure(ab: Ablations, out: ResultsLayout, min_count: int = 30) -> pd.
     variants = [ab.main, ab.forward] + [v for axis in ("max_train_len", "attention") for v in ab.variants_on(axis)]
     series = {}
     for variant in variants:
-        view = ab.on(variant.axis) if variant.axis in AXES else ab  # each variant over its own seeds
+        view = ab.on(variant.axis)  # each variant over its axis's seeds (the paper's two: ablations.seeds)
         pooled = view.pooled(variant)
         series["main model (reversed, no attention)" if variant == ab.main else variant.label] = [
             subset_bleu(pooled, np.concatenate([b.indices + k * n for k in range(len(view.seeds))])) for b in bins

@@ -27,6 +27,7 @@ import pandas as pd
 from repro.errors import ReproError
 from repro.io import atomic_write
 from repro.layout import CLAIMS, COMPARISON, FIGURES, PROVENANCE, RUNS, TABLES
+from repro.report.runs import training_dtype
 
 # Where identical numbers cannot be expected, a difference this small is marked close: BLEU-like scores
 # (BLEU, sacreBLEU, chrF, differences and their intervals) within this many points; perplexities within
@@ -90,7 +91,7 @@ def provenance(run_dirs: list[Path], repo: Path | None = None) -> dict[str, Any]
         info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         environment = info.get("environment") or {}
         platform = {key: environment.get(key) for key in PLATFORM_KEYS}
-        platform["dtype"] = None if info.get("bf16") is None else ("bf16" if info["bf16"] else "fp32")
+        platform["dtype"] = training_dtype(info)
         if platform not in platforms:
             platforms.append(platform)
     return {"platforms": platforms, "code": code_version(repo), "runs": len(run_dirs)}

@@ -8,11 +8,17 @@ where its best checkpoint was, and what it cost on which device in which precisi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from repro.report.context import ReportContext
 from repro.report.tables import write_table
+
+
+def training_dtype(info: dict[str, Any]) -> str | None:
+    """The precision a run trained in, from its run.json: bf16 or fp32; None where run.json does not say."""
+    return None if info.get("bf16") is None else ("bf16" if info["bf16"] else "fp32")
 
 
 def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
@@ -31,7 +37,7 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             "wall time (s)": info.get("wall_time_s"),
             "tokens/s": info.get("tokens_per_s"),
             "device": (info.get("environment") or {}).get("device_name") or info.get("device"),
-            "dtype": "bf16" if info.get("bf16") else "fp32",
+            "dtype": training_dtype(info) or "fp32",
             "parameters": info.get("parameters"),
         })
     df = pd.DataFrame.from_records(records)
