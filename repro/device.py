@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import os
 
 import torch
 
@@ -11,6 +13,9 @@ from repro.config import DEVICES
 from repro.errors import ReproError
 
 logger = logging.getLogger(__name__)
+
+# oneDNN's CPU dispatcher control: the newest instruction set it may use (DNNL_ is the older spelling)
+ONEDNN_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 
 
 def resolve_device(name: str = "auto", local_rank: int | None = None, setting: str = "train.device") -> torch.device:
@@ -35,16 +40,42 @@ def resolve_device(name: str = "auto", local_rank: int | None = None, setting: s
 
 
 def autocast(device: torch.device, bf16: bool):
-    """bf16 autocast on CUDA or CPU when asked; a no-op context otherwise."""
-    if not bf16:
+    """bf16 autocast on CUDA or CPU when asked for and supported natively (:func:`runs_in_bf16`); a no-op
+    context otherwise."""
+    if not runs_in_bf16(device, bf16):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def runs_in_bf16(device: torch.device, bf16: bool) -> bool:
+    """Whether bf16 asked for (``bf16``) takes effect on ``device``: where it is not supported natively (a
+    CPU without AVX512-BF16 or AMX, where oneDNN has no bf16 LSTM kernel) the code runs in fp32, with a
+    notice logged once, so that no caller reaches a kernel that is missing. The commands decide with
+    :func:`check_bf16` first, which names their setting, and record what took effect."""
+    if not bf16:
+        return False
+    reason = bf16_unsupported_reason(device)
+    if reason is not None:
+        _notice_once(f"notice: bf16 is asked for but {reason}; running in fp32")
+    return reason is None
+
+
+@functools.cache
+def _notice_once(message: str) -> None:
+    logger.warning(message)
 
 
 def bf16_unsupported_reason(device: torch.device) -> str | None:
     """Why bf16 would not pay here, or None where it runs natively: on CUDA the GPU must support bfloat16;
     on a CPU, the matrix units must (AVX512-BF16 or AMX; elsewhere PyTorch emulates bf16, slower than
-    fp32), and bf16 autocast of an LSTM must work in this build."""
+    fp32), and bf16 autocast of an LSTM must work in this build on this CPU (oneDNN, which runs it, may be
+    limited to an older instruction set by ``ONEDNN_MAX_CPU_ISA``). Probed once per device."""
+    return _bf16_unsupported_reason(device.type, device.index)
+
+
+@functools.cache
+def _bf16_unsupported_reason(device_type: str, index: int | None) -> str | None:
+    device = torch.device(device_type, index)
     if device.type == "cuda":
         if not torch.cuda.is_bf16_supported():
             return f"{torch.cuda.get_device_name(device)} does not support bfloat16"
@@ -52,11 +83,15 @@ def bf16_unsupported_reason(device: torch.device) -> str | None:
         if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
             return "this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX)"
     try:
-        with autocast(device, True):
+        # the LSTM's initialisation draws from the CPU generator: the probe must not move a seeded run's
+        with torch.random.fork_rng(devices=[]), torch.autocast(device_type=device.type, dtype=torch.bfloat16):
             lstm = torch.nn.LSTM(4, 4, batch_first=True).to(device)
             lstm(torch.zeros(1, 2, 4, device=device))
-    except Exception as exc:  # pragma: no cover - depends on the torch build
-        return f"bf16 autocast does not work on {device.type} in this PyTorch build ({exc})"
+    except RuntimeError as exc:
+        first_line = str(exc).split(". ")[0].strip()
+        limits = [f"{name}={os.environ[name]}" for name in ONEDNN_ISA_VARIABLES if os.environ.get(name)]
+        where = f" with oneDNN limited by {', '.join(limits)}" if limits else " in this PyTorch build"
+        return f"bf16 autocast of an LSTM does not run on {device.type}{where} ({first_line})"
     return None
 
 

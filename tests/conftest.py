@@ -4,6 +4,12 @@ Data tests: ``make_pairs``, ``write_lines`` and the ``data_*`` fixtures; downloa
 (a local HTTP server with Range support, no internet). Training tests: ``make_data_dir``
 (a tiny prepared data directory, written with the storage and vocab writers directly, so that they do not
 depend on `repro prepare`), ``tiny_model`` and ``train_settings``.
+
+Markers for bf16 (CPUs differ: AMX, AVX512-BF16, or AVX2 only, where PyTorch emulates bf16 and oneDNN has
+no bf16 LSTM kernel): ``native_bf16`` tests check bf16 arithmetic and run only where the CPU has it;
+``bf16_fallback`` tests check the documented fallback (a notice, then fp32, the same numbers as fp32) and
+run only where it has not. Each is skipped elsewhere with the reason printed. ``ONEDNN_MAX_CPU_ISA=AVX2``
+makes a bf16 CPU act like an AVX2-only one, so both kinds run on a bf16 machine (``.ci/run`` does both).
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from repro.data.storage import RaggedArray
 from repro.data.vocab import Vocab
+from repro.device import bf16_unsupported_reason
 
 _EN = ["the", "cat", "dog", "sees", "a", "big", "red", "house", "runs", "well-known", "man's", "garden"]
 _FR = ["le", "chat", "chien", "voit", "une", "grande", "rouge", "maison", "court", "célèbre", "l'homme", "jardin"]
@@ -79,6 +87,21 @@ def make_pairs() -> Callable[..., list[tuple[str, str]]]:
 def write_lines() -> Callable[[Path, list[str]], Path]:
     """``write_lines(path, lines)``: write lines as UTF-8, gzipped when ``path`` ends in ``.gz``."""
     return _write_lines
+
+
+# ----------------------------------------------------------------------------------- bf16 markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker(name) for item in items for name in ("native_bf16", "bf16_fallback")):
+        return
+    reason = bf16_unsupported_reason(torch.device("cpu"))  # probed once: an LSTM under bf16 autocast
+    if reason is None:
+        skip = ("bf16_fallback", "this CPU runs bf16 natively; the fp32 fallback is checked where it does not "
+                                 "(ONEDNN_MAX_CPU_ISA=AVX2 makes oneDNN act like such a CPU)")
+    else:
+        skip = ("native_bf16", f"checks bf16 arithmetic, which needs native bf16: {reason}")
+    for item in items:
+        if item.get_closest_marker(skip[0]):
+            item.add_marker(pytest.mark.skip(reason=skip[1]))
 
 
 # ----------------------------------------------------------------------------------- HTTP
@@ -228,13 +251,18 @@ def _copy_workflow(dest: Path) -> Path:
     return dest
 
 
+# A ceiling that only catches a hang: a tiny experiment takes about 2 minutes on a quiet 2-core machine,
+# several times that on a busy one.
+SUBPROCESS_CEILING_S = 1800
+
+
 def _snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=SUBPROCESS_CEILING_S,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -258,6 +286,12 @@ def copy_workflow() -> Callable[[Path], Path]:
     """``copy_workflow(dest)``: the Snakefile, workflows/ and environment.yml copied to ``dest``, so that a
     test runs Snakemake without writing into the repository's work/ or results/."""
     return _copy_workflow
+
+
+@pytest.fixture(scope="session")
+def hang_ceiling_s() -> int:
+    """Seconds a test's subprocess may take before it counts as hung (never a speed limit)."""
+    return SUBPROCESS_CEILING_S
 
 
 @pytest.fixture(scope="session")

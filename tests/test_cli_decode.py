@@ -441,6 +441,7 @@ def bf16_here() -> bool:
     return check_bf16(torch.device("cpu"))
 
 
+@pytest.mark.native_bf16  # the fallback: test_bf16_unsupported_falls_back_to_fp32, and tests/test_device.py
 def test_translate_bf16_changes_only_precision(env, tmp_path):
     # decode.bf16: the same hypotheses up to bf16 rounding; each n-best score is the fp32 log-probability of
     # its words within a bounded error per token.

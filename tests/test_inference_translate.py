@@ -63,14 +63,22 @@ def teacher_forced_fp32(m, src, words):
     return float(sum(lp[0, t, y] for t, y in enumerate(words + [3])))
 
 
-def test_bf16_beam_search_is_valid_and_close_to_fp32():
-    # bf16 autocast runs on any CPU (emulated where it is not native); only the precision changes.
-    m = model()
-    sources = [[4, 5], [6, 7, 8, 9, 10], [11], [4, 4, 4], [5, 6, 7, 8, 9, 10, 11, 4]]
+BF16_SOURCES = [[4, 5], [6, 7, 8, 9, 10], [11], [4, 4, 4], [5, 6, 7, 8, 9, 10, 11, 4]]
+
+
+def search_fp32_and_bf16(m) -> tuple[list, list]:
+    """The n-best lists of ``BF16_SOURCES`` searched in fp32, then with ``decode.bf16`` set."""
     decode, search = DecodeConfig(max_len_a=2.0, max_len_b=3), SearchSettings(beam_size=3, nbest=3)
-    fp32 = translate_ids(m, sources, decode, search)
-    bf16 = translate_ids(m, sources, replace(decode, bf16=True), search)
-    for src, exact, approx in zip(sources, fp32, bf16):
+    return (translate_ids(m, BF16_SOURCES, decode, search),
+            translate_ids(m, BF16_SOURCES, replace(decode, bf16=True), search))
+
+
+@pytest.mark.native_bf16
+def test_bf16_beam_search_is_valid_and_close_to_fp32():
+    # Only the precision changes.
+    m = model()
+    fp32, bf16 = search_fp32_and_bf16(m)
+    for src, exact, approx in zip(BF16_SOURCES, fp32, bf16):
         assert 1 <= len(approx) <= 3
         assert [h.score for h in approx] == sorted((h.score for h in approx), reverse=True)
         for h in approx:
@@ -86,6 +94,12 @@ def test_bf16_beam_search_is_valid_and_close_to_fp32():
         bound = 0.02 * (max(len(exact[0].tokens), len(approx[0].tokens)) + 1)
         assert teacher_forced_fp32(m, src, approx[0].tokens) >= exact[0].score - bound
         assert abs(approx[0].score - exact[0].score) <= bound
+
+
+@pytest.mark.bf16_fallback
+def test_bf16_beam_search_without_native_bf16_is_the_fp32_search():
+    fp32, asked = search_fp32_and_bf16(model())
+    assert [[(h.tokens, h.score) for h in s] for s in asked] == [[(h.tokens, h.score) for h in s] for s in fp32]
 
 
 def test_translate_ids_reads_the_decode_config():

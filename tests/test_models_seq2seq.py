@@ -185,6 +185,7 @@ def test_forward_on_selected_positions_equals_the_full_forward(attention, input_
     torch.testing.assert_close(model.output(vectors), full[positions])
 
 
+@pytest.mark.native_bf16  # elsewhere oneDNN has no bf16 LSTM kernel: repro.device.autocast runs fp32 there
 @pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS)
 def test_cpu_bf16_autocast_runs_every_attention_form(attention, input_feeding):
     model = tiny(attention=attention, input_feeding=input_feeding)

@@ -14,7 +14,8 @@ from repro.train.log import read_log
 from repro.train.trainer import train
 
 
-def test_two_gloo_ranks_equal_one_process_on_the_global_batch(tmp_path, make_data_dir, tiny_model, train_settings):
+def test_two_gloo_ranks_equal_one_process_on_the_global_batch(tmp_path, make_data_dir, tiny_model, train_settings,
+                                                              hang_ceiling_s):
     # 97 sentences in batches of 8: one batch of a single sentence, so one rank gets an empty share
     data_dir = make_data_dir(tmp_path / "d", sizes={"train": 97, "valid": 8, "test": 4})
     settings = train_settings(epochs=1.5, eval_every_epochs=1.0, save_every_steps=100)
@@ -25,7 +26,7 @@ def test_two_gloo_ranks_equal_one_process_on_the_global_batch(tmp_path, make_dat
         cmd += ["--set", f"train.{k}={v}"]
     for k, v in tiny_model.items():
         cmd += ["--set", f"model.{k}={v}"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=hang_ceiling_s)
     assert result.returncode == 0, result.stderr[-3000:]
 
     single = tmp_path / "single"

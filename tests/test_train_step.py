@@ -99,6 +99,7 @@ def test_teacher_forcing_ratio_zero_feeds_predictions_and_trains():
     assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
 
 
+@pytest.mark.native_bf16
 def test_one_bf16_step_stays_close_to_one_fp32_step():
     """bf16 autocast changes the matmuls' precision only: parameters, optimizer state and the loss stay
     fp32, so one step's loss, gradient norm and update differ from fp32 by bf16 rounding, no more."""
@@ -113,6 +114,19 @@ def test_one_bf16_step_stays_close_to_one_fp32_step():
     # Adam's first step moves every weight by about lr; bf16 may flip only near-zero gradients' signs
     moved = [(a - b).abs().max().item() for a, b in zip(model.parameters(), twin.parameters())]
     assert max(moved) <= 2.5e-2 and sorted(moved)[len(moved) // 2] < 5e-3
+
+
+@pytest.mark.bf16_fallback
+def test_one_bf16_step_without_native_bf16_is_the_fp32_step():
+    """Where the CPU has no native bf16, a step asked to run in bf16 runs in fp32: the model and the fused
+    loss alike, so loss, gradient norm and update are fp32's to the last bit."""
+    model, batch = setup()
+    twin = copy.deepcopy(model)
+    cfg = TrainConfig(optimizer="adam", lr=1e-2)
+    fp32 = training_step(model, make_optimizer(model, cfg), batch, bf16=False)
+    asked = training_step(twin, make_optimizer(twin, cfg), batch, bf16=True)
+    assert (asked.loss, asked.grad_norm) == (fp32.loss, fp32.grad_norm)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
 
 
 def test_label_smoothing_is_pytorchs_and_reports_the_true_nll():

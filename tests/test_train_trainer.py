@@ -102,7 +102,7 @@ def test_divergence_stops_keeps_the_last_good_checkpoint(data_dir, tmp_path, run
     assert last["trainer"]["step"] == max(e["step"] for e in read_log(out))
 
 
-def wait_for(predicate, proc, timeout=60.0):
+def wait_for(predicate, proc, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
@@ -118,7 +118,8 @@ PLATEAU = dict(lr_schedule="plateau", plateau_patience=1, min_improvement=0.1, e
 
 
 @pytest.mark.parametrize("schedule", ["halving", "plateau"])
-def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, schedule, tiny_model, train_settings):
+def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, schedule, tiny_model, train_settings,
+                                                          hang_ceiling_s):
     # dropout and teacher forcing < 1 make the RNG state part of what must be restored exactly; the
     # plateau schedule's rate depends on the validation history, which must be restored too
     settings = dict(epochs=6, save_every_steps=7, eval_every_epochs=1.0, teacher_forcing_ratio=0.7)
@@ -137,7 +138,8 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, sc
         # kill once a checkpoint exists and the log has gone past it: mid-epoch (12 batches an epoch)
         # (plateau: later, once validation has decayed the rate)
         lines = 10 if schedule == "halving" else 45
-        ok = wait_for(lambda: last.exists() and len((killed / "log.jsonl").read_text().splitlines()) >= lines, proc)
+        ok = wait_for(lambda: last.exists() and len((killed / "log.jsonl").read_text().splitlines()) >= lines, proc,
+                      hang_ceiling_s)
         assert ok, proc.communicate()[1].decode()[-2000:]
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

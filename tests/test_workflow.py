@@ -251,3 +251,29 @@ def test_estimate_target_runs_repro_estimate_on_the_experiment_and_is_not_part_o
     snakemake(wf, "--cores", "1", "work/demo/config/estimate.yaml")  # the step config: every section it reads
     sections = yaml.safe_load((wf / "work/demo/config/estimate.yaml").read_text(encoding="utf-8"))
     assert set(sections) == {"experiment", "data", "model", "train", "decode", "paper", "ablations", "resources"}
+
+
+def test_conda_environment_installs_what_pyproject_asks_for_from_current_channels() -> None:
+    # The rules' conda env and `pip install -e ".[test]"` install the same packages with the same lower
+    # bounds; PyTorch comes from conda-forge, since the pytorch channel has published no build after 2.5.
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    env = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-8"))
+    assert env["channels"] == ["conda-forge", "bioconda", "nodefaults"]
+    conda_names = {"torch": "pytorch"}
+    listed: dict[str, str] = {}
+    for entry in env["dependencies"]:
+        for spec in entry["pip"] if isinstance(entry, dict) else [entry]:
+            if not spec.startswith("-e"):
+                name, version = re.fullmatch(r"([\w.-]+)\s*(.*)", spec).groups()
+                listed[name] = version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for line in project["dependencies"] + project["optional-dependencies"]["test"]:
+        requirement = Requirement(line)
+        name = conda_names.get(requirement.name, requirement.name)
+        assert name in listed, f"environment.yml lacks {name} (pyproject.toml: {line})"
+        assert listed[name] == str(requirement.specifier), f"{name}: {listed[name]!r} vs pyproject.toml's {line!r}"
+    assert {"-e ."} <= {spec for entry in env["dependencies"] if isinstance(entry, dict) for spec in entry["pip"]}

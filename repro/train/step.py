@@ -16,7 +16,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 
 from repro.data.batching import Batch
-from repro.device import autocast
+from repro.device import autocast, runs_in_bf16
 from repro.errors import ReproError
 from repro.train import distributed
 from repro.train.config import TrainConfig
@@ -78,6 +78,7 @@ def training_step(
     empty: it takes part in DDP's gradient all-reduce but contributes nothing.
     """
     global_sentences = global_sentences or batch.num_sentences
+    bf16 = runs_in_bf16(device, bf16)  # the fused loss's precision follows the autocast's
     optimizer.zero_grad(set_to_none=True)
     positions = scored_positions(batch.tgt_out)
     targets = batch.tgt_out[positions]
