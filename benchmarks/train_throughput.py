@@ -137,7 +137,8 @@ def main() -> None:
         models.append((int(layers), int(hidden), int(vocab)))
     B, L = args.batch, args.length
     # bf16 only where it runs natively: elsewhere it is emulated, and oneDNN has no bf16 LSTM kernel
-    dtypes = {name: dtype for name, dtype in DTYPES.items() if name == "fp32" or check_bf16(torch.device("cpu"))}
+    use_bf16 = check_bf16(torch.device("cpu"))
+    dtypes = {name: dtype for name, dtype in DTYPES.items() if name == "fp32" or use_bf16}
     print(f"config: models={args.models} batch={B} src_len={L} tgt_len={L}+-4 rounds={args.rounds} "
           f"steps/measurement={args.steps} threads={torch.get_num_threads()} optimizer=sgd clip=5 "
           f"dtypes={','.join(dtypes)} torch={torch.__version__} cpu={platform.processor() or platform.machine()}")
@@ -171,16 +172,16 @@ def main() -> None:
         for name, r in row.items():
             print(f"  {name:11s} {r['step_s'] * 1000:8.1f} ms/step {r['tokens_per_s']:9.0f} tok/s "
                   f"MFU {100 * r['mfu']:5.1f}% (of the {name.split('_')[1]} peak)")
-        if "bf16" in dtypes:
+        if use_bf16:
             print(f"  repro bf16 / plain fp32 {step_s['plain_fp32'] / step_s['repro_bf16']:.2f}x, "
                   f"/ plain bf16 {step_s['plain_bf16'] / step_s['repro_bf16']:.2f}x")
         print(f"  repro fp32 / plain fp32 {step_s['plain_fp32'] / step_s['repro_fp32']:.2f}x")
     headline: dict[str, object] = {"benchmark": "train_throughput",
                                    **{f"peak_gflops_{k}": round(v / 1e9, 1) for k, v in peaks.items()}}
-    if "bf16" not in dtypes:
+    if not use_bf16:
         headline["bf16"] = "skipped"
     for key, row in results.items():
-        if "bf16" in dtypes:
+        if use_bf16:
             headline[f"ratio_bf16_vs_plain_fp32_{key}"] = round(row["plain_fp32"]["step_s"] / row["repro_bf16"]["step_s"], 3)
             headline[f"ratio_bf16_vs_plain_bf16_{key}"] = round(row["plain_bf16"]["step_s"] / row["repro_bf16"]["step_s"], 3)
             headline[f"mfu_bf16_{key}"] = round(row["repro_bf16"]["mfu"], 3)
