@@ -4,6 +4,7 @@
 #   snakemake --cores all --configfile workflows/config/<name>.yaml  another experiment
 #   snakemake --report results/<experiment>/report.html              the HTML report of a finished run
 #   snakemake estimate --cores all                                   what the experiment costs here, before running it
+#   snakemake audit --cores all                                      after it: continue every run at its final rate
 #
 # The method, step by step (every path comes from repro.layout; which runs and systems, from
 # repro.experiments.plan):
@@ -17,6 +18,8 @@
 #   3.7, 3.8      figure3, figure2     workflows/rules/report.smk     results/<exp>/figures/fig3_*, fig2_pca
 #   ablations     ablations            workflows/rules/report.smk     results/<exp>/tables/ablation_*, claims.{md,json}
 #   evidence      runs_table           workflows/rules/report.smk     results/<exp>/runs.{csv,md,tex}
+#   evidence      convergence_figure   workflows/rules/report.smk     results/<exp>/figures/convergence{,_lr}
+#   evidence      audit (not in all)   workflows/rules/audit.smk      results/<exp>/convergence_audit.{csv,md,tex}
 #   check         compare_reference    workflows/rules/report.smk     results/<exp>/comparison.{md,json}
 #   cost          estimate             workflows/rules/estimate.smk   prints the projection; work/<exp>/estimate.json
 #
@@ -40,6 +43,7 @@ include: "workflows/rules/translate.smk"
 include: "workflows/rules/score.smk"
 include: "workflows/rules/report.smk"
 include: "workflows/rules/estimate.smk"
+include: "workflows/rules/audit.smk"
 
 
 localrules:
@@ -54,6 +58,7 @@ rule all:
         PAPER_OUTPUTS,
         ablation_outputs(),
         f"{RESULTS.runs}.csv",
+        f"{RESULTS.figure('convergence')}.png",
         f"{RESULTS.comparison}.md",
     default_target: True
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+AUDIT_RECORD = "audit.json"  # what `repro audit --out DIR` writes in DIR
+
 
 @dataclass(frozen=True)
 class ExperimentDirs:
@@ -69,6 +71,14 @@ class Layout:
         """Where a run trains until it finishes; a killed job's next attempt resumes from it."""
         return f"{self.root}/runs-partial/{run}"
 
+    def audit_dir(self, run: str) -> str:
+        """Where ``repro audit`` continues a finished run at its final rate (the run is only read)."""
+        return f"{self.root}/audit/{run}"
+
+    def audit(self, run: str) -> str:
+        """The convergence audit's record of a run (``repro.train.audit.AuditResult``)."""
+        return f"{self.audit_dir(run)}/{AUDIT_RECORD}"
+
     def translation(self, decoder: str, search: str, tokenized: bool = False) -> str:
         """1-best translations of the test split (detokenized, or Moses-tokenized for the paper's BLEU)."""
         return f"{self.root}/decode/{decoder}/{search}{'.tok' if tokenized else ''}.txt"
@@ -86,6 +96,7 @@ class Layout:
 # Names inside a results directory (and inside its committed reference, which has the same layout).
 TABLES, FIGURES, CLAIMS, COMPARISON, PROVENANCE = "tables", "figures", "claims", "comparison", "provenance.json"
 RUNS = "runs"
+AUDIT = "convergence_audit"
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,11 @@ class ResultsLayout:
     def runs(self) -> str:
         """Prefix of runs.csv/.md/.tex: every trained model's evidence (why it stopped, where, how fast)."""
         return f"{self.root}/{RUNS}"
+
+    @property
+    def audit(self) -> str:
+        """Prefix of convergence_audit.csv/.md/.tex: every run continued at its final rate (``snakemake audit``)."""
+        return f"{self.root}/{AUDIT}"
 
     @property
     def comparison(self) -> str:

@@ -149,3 +149,23 @@ def test_a_damaged_data_dir_leaves_an_existing_run_untouched(tmp_path, capsys, m
     assert "token id 24 is outside" in capsys.readouterr().err
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.rglob("*")) if p.is_file()} == before
     assert json.loads((out / "run.json").read_text())["status"] == "done"
+
+
+def test_audit_command_continues_a_finished_run_and_reports_the_gain(data_dir, tmp_path, capsys):
+    from repro.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["train", "--data", str(data_dir), "--out", str(run_dir), "--set", "train.epochs=1",
+                 "--set", "train.batch_size=8", "--set", "train.progress=false", "--set", "model.hidden_size=16",
+                 "--set", "model.embedding_size=8", "--set", "train.device=cpu", "--set", "train.optimizer=adam",
+                 "--set", "train.lr=0.01", "--set", "train.lr_schedule=constant"]) == 0
+    capsys.readouterr()
+    assert main(["audit", str(run_dir), "--out", str(tmp_path / "audit"), "--evals", "2", "--quiet"]) == 0
+    record = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert len(record["valid_ppls"]) == 2 and record["final_lr"] == 0.01
+    err = capsys.readouterr().err
+    assert f"2 more evaluations at lr 0.01 reach {min(record['valid_ppls']):.4f}" in err
+    assert f"further gain {100 * record['further_gain']:.2f}%" in err
+    # a run that is not there is a clear error, not a traceback
+    assert main(["audit", str(tmp_path / "nothing"), "--out", str(tmp_path / "a2")]) == 2
+    assert "run.json: not found" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro.errors import ReproError
+from repro.errors import ConfigError, ReproError
 from repro.train.checkpoint import load_checkpoint, load_run
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
@@ -180,34 +180,49 @@ def _same_but_speed(a: list[dict], b: list[dict]) -> bool:
     return True
 
 
-def test_early_stopping_stops_converged_and_says_why(data_dir, tmp_path, caplog, run):
+def test_early_stopping_stops_converged_at_the_floor_and_says_why(data_dir, tmp_path, caplog, run):
     caplog.set_level(logging.INFO, logger="repro.train")
     out = tmp_path / "r"
-    info = run(data_dir, out, epochs=50, early_stopping_patience=2, **PLATEAU)
+    stopping = dict(epochs=50, early_stopping_patience=2, min_lr=0.005, **PLATEAU)  # 0.02 decays twice to its floor
+    info = run(data_dir, out, **stopping)
     valid = [e for e in read_log(out) if e["kind"] == "valid"]
+    rates = [e["lr"] for e in read_log(out) if e["kind"] == "train"]
     assert info["stop_reason"] == "converged" and info["epoch"] < 50
     best = min(valid, key=lambda e: e["valid_ppl"])
     assert info["best_valid_ppl"] == pytest.approx(best["valid_ppl"])
     assert info["best_epoch"] == pytest.approx(best["epoch"]) and info["best_step"] == best["step"]
-    # it stopped at the second evaluation without a 10% improvement, and not before
-    assert valid[-1]["evals_since_best"] == 2 and all(e["evals_since_best"] < 2 for e in valid[:-1])
+    # it stopped at the second evaluation at the floor without progress (a 10% drop below the last
+    # progress), and not before; the rate ends at its floor, never below
+    assert valid[-1]["evals_without_progress"] == 2
+    assert all(e["evals_without_progress"] < 2 for e in valid[:-1])
+    progress = [e for e in valid if e["evals_without_progress"] == 0]
+    assert progress[-1]["step"] < valid[-2]["step"]
+    assert all(e["valid_ppl"] >= 0.9 * progress[-1]["valid_ppl"] for e in valid[-2:])
+    assert min(rates) == rates[-1] == pytest.approx(0.005) and valid[-1]["next_lr"] == pytest.approx(0.005)
     assert valid[-1]["step"] == info["step"]
     assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, info["step"] + 1))
     assert json.loads((out / "run.json").read_text())["stop_reason"] == "converged"
-    assert "converged, validation perplexity did not improve in 2 evaluations" in caplog.text
+    assert ("converged, validation perplexity did not improve by more than 10.00% in 2 evaluations at the final "
+            "learning rate 0.005") in caplog.text
     # rerunning a converged run does nothing; a larger patience (allowed on resume) continues it
-    assert run(data_dir, out, epochs=50, early_stopping_patience=2, **PLATEAU)["step"] == info["step"]
-    more = run(data_dir, out, epochs=50, early_stopping_patience=3, **PLATEAU)
+    assert run(data_dir, out, **stopping)["step"] == info["step"]
+    more = run(data_dir, out, **{**stopping, "early_stopping_patience": 3})
     assert more["step"] > info["step"]
 
 
-def test_min_lr_stops_converged(data_dir, tmp_path, caplog, run):
-    caplog.set_level(logging.INFO, logger="repro.train")
-    info = run(data_dir, tmp_path / "r", epochs=50, min_lr=0.004, **PLATEAU)  # 0.02 decayed thrice: 0.0025
+def test_a_run_still_improving_at_its_floor_is_not_converged(data_dir, tmp_path, run):
+    # a large patience at the floor: the ceiling comes first, and the run says so
+    info = run(data_dir, tmp_path / "r", epochs=3, early_stopping_patience=50, min_lr=0.005, **PLATEAU)
     rates = [e["lr"] for e in read_log(tmp_path / "r") if e["kind"] == "train"]
-    assert info["stop_reason"] == "converged" and info["epoch"] < 50
-    assert min(rates) == pytest.approx(0.005)  # the rate below min_lr is never used
-    assert "the learning rate fell below train.min_lr = 0.004" in caplog.text
+    assert info["stop_reason"] == "epoch_limit" and info["epoch"] == pytest.approx(3)
+    assert min(rates) >= 0.005
+
+
+def test_plateau_early_stopping_without_a_floor_is_refused():
+    with pytest.raises(ConfigError, match="would never stop: set min_lr"):
+        TrainConfig.from_dict(dict(early_stopping_patience=2, **PLATEAU))
+    TrainConfig.from_dict(dict(early_stopping_patience=2, min_lr=1e-4, **PLATEAU))
+    TrainConfig.from_dict(dict(early_stopping_patience=2, **{**PLATEAU, "plateau_patience": 3}))
 
 
 @pytest.mark.parametrize("limit, reason", [({"epochs": 1}, "epoch_limit"), ({"max_steps": 3}, "max_steps")])

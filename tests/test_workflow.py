@@ -39,14 +39,14 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path, snakemake, job_c
     shutil.copytree(REPO / "results" / "reference" / "demo", wf / "results" / "reference" / "demo")
     proc = snakemake(wf, "-n", "-p", "--cores", "2")
     counts = job_counts(proc.stdout)
-    # The paper's 3 reversed + 3 forward models and 7 ablation variants, each with seeds 1-3: 27 models,
+    # The paper's 3 reversed + 3 forward models and 6 ablation variants, each with seeds 1-3: 24 models,
     # each main-recipe model with a test perplexity. Decoding: 5 beams x (single, ensemble of 2, of 3) +
     # fairseq's convention at beam 12 (single, ensemble of 3) + forward at beams 1/2/12 = 20 paper
-    # systems, plus every run at the ablation beam 2 (27) minus the 2 already decoded.
-    assert counts["prepare"] == 1 and counts["train"] == 27 and counts["perplexity"] == 6
-    assert counts["translate"] == counts["score"] == 20 + 27 - 2
+    # systems, plus every run at the ablation beam 2 (24) minus the 2 already decoded.
+    assert counts["prepare"] == 1 and counts["train"] == 24 and counts["perplexity"] == 6
+    assert counts["translate"] == counts["score"] == 20 + 24 - 2
     assert counts["paper_table"] == 4  # Table 1, the reversal table, the beam table, Table 2
-    for rule in ("figure3", "figure2", "ablations", "runs_table", "compare_reference", "all"):
+    for rule in ("figure3", "figure2", "ablations", "runs_table", "convergence_figure", "compare_reference", "all"):
         assert counts[rule] == 1, rule
     assert "fetch" not in counts  # the synthetic source downloads nothing
     assert (

@@ -51,7 +51,8 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
                  "ablation_attention"):
         for suffix in (".csv", ".md", ".tex"):
             assert (results / "tables" / f"{name}{suffix}").is_file(), name + suffix
-    for name in ("fig3_length", "fig3_rarity", "fig2_pca", "ablation_length", "grad_norms"):
+    for name in ("fig3_length", "fig3_rarity", "fig2_pca", "ablation_length", "grad_norms", "convergence",
+                 "convergence_lr"):
         assert (results / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
         assert (results / "figures" / f"{name}.pdf").read_bytes()[:4] == b"%PDF", name
 
@@ -126,6 +127,16 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
 
     rerun = snakemake(wf, "--cores", "2", "--configfile", str(config))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+    # The convergence audit, after the run and outside `all`: every run continued 5 validations at the
+    # rate it ended with (these runs stopped at their one-epoch ceiling), the run directories only read.
+    before = (work / "runs/reversed-s1/log.jsonl").read_bytes()
+    snakemake(wf, "audit", "--cores", "2", "--configfile", str(config))
+    audit = pd.read_csv(results / "convergence_audit.csv")
+    assert sorted(audit["name"]) == sorted(runs["name"]) and set(audit["further evaluations"]) == {5}
+    record = json.loads((work / "audit/reversed-s1/audit.json").read_text())
+    assert len(record["epochs"]) == 5 and 1.0 < record["epochs"][0] < 2.0 and record["stop_reason"] == "epoch_limit"
+    assert (work / "runs/reversed-s1/log.jsonl").read_bytes() == before
 
     # A decoding option reruns decoding, scoring and the report, never training.
     changed = wf / "changed.yaml"

@@ -10,7 +10,7 @@ import sys
 from repro.errors import ReproError
 
 # Each module defines add_parser(subparsers) and run(args) -> int.
-COMMANDS = ["fetch", "prepare", "train", "translate", "score", "rescore", "encode", "report", "estimate"]
+COMMANDS = ["fetch", "prepare", "train", "translate", "score", "rescore", "encode", "report", "estimate", "audit"]
 
 
 def build_parser() -> argparse.ArgumentParser:

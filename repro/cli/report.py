@@ -7,15 +7,17 @@ from pathlib import Path
 
 HELP = ("write the paper's tables and figures (Table 1, reversal, beam, Figures 2 and 3, Table 2, ablations, claims) "
         "and runs.csv (every model: why it stopped, best epoch and validation perplexity, cost)")
-TARGETS = ("table1", "reversal", "beam", "fig3", "fig2", "table2", "runs")
+TARGETS = ("table1", "reversal", "beam", "fig3", "fig2", "table2", "runs", "convergence")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("report", help=HELP, description=HELP + ". Reads the experiment's work directory "
                               "(runs, translations, scores as the workflow writes them) and writes CSV, Markdown "
                               "and LaTeX tables and PNG/PDF figures.")
-    p.add_argument("target", choices=TARGETS + ("ablations", "all", "compare", "publish"),
-                   help="what to write; 'ablations' writes the ablation tables, figures and claims.md (needs "
+    p.add_argument("target", choices=TARGETS + ("ablations", "audit", "all", "compare", "publish"),
+                   help="what to write; 'convergence' draws every run's learning curves (figures/convergence, "
+                        "convergence_lr); 'audit' tabulates the runs' convergence audits (convergence_audit.csv, "
+                        "from `repro audit` into WORK/audit/RUN); 'ablations' writes the ablation tables, figures and claims.md (needs "
                         "ablations.enabled); 'all' writes every paper target; 'compare' writes provenance.json "
                         "and compares DIR with the committed reference (comparison.md, comparison.json); "
                         "'publish' makes DIR the committed reference")
@@ -33,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from repro.config import load_config
     from repro.layout import ResultsLayout
-    from repro.report import paper_report
+    from repro.report import convergence, paper_report
     from repro.report.context import ReportContext
     from repro.report.runs import runs_table
 
@@ -59,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
         "fig2": lambda: paper_report.figure2(ctx, out.figure("fig2_pca")),
         "table2": lambda: paper_report.table2(ctx, out.table("table2")),
         "runs": lambda: runs_table(ctx, out.runs),
+        "convergence": lambda: convergence.convergence_figures(ctx, out.figure(convergence.FIGURE),
+                                                               out.figure(convergence.RATE_FIGURE)),
+        "audit": lambda: convergence.audit_table(ctx, out.audit),
     }
-    for target in TARGETS if args.target == "all" else (args.target,):
+    for target in TARGETS if args.target == "all" else (args.target,):  # the audit is not in 'all': it trains
         writers[target]()
         print(f"wrote {target} under {args.out}")
     return 0

@@ -213,9 +213,9 @@ def _slots(device: torch.device, resources: ResourcesConfig, cores: int | None =
 def _caveats(plan: Plan, profile: DataProfile, readiness: Readiness, resources: ResourcesConfig,
              device: torch.device, models: list[dict[str, Any]], settings: dict) -> list[str]:
     notes = []
-    stopping = [name for name, (_, train) in settings.items() if train.early_stopping_patience or train.min_lr > 0]
+    stopping = [name for name, (_, train) in settings.items() if train.early_stopping_patience]
     if stopping:
-        notes.append("Early stopping (train.early_stopping_patience or train.min_lr) can end runs before their "
+        notes.append("Early stopping (train.early_stopping_patience) can end runs before their "
                      "epoch ceiling: the training times are for runs that go to the ceiling, an upper bound.")
     else:
         notes.append("No early stopping is configured: every run trains to its epoch ceiling, as projected.")

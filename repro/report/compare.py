@@ -26,7 +26,7 @@ import pandas as pd
 
 from repro.errors import ReproError
 from repro.io import atomic_write
-from repro.layout import CLAIMS, COMPARISON, FIGURES, PROVENANCE, RUNS, TABLES
+from repro.layout import AUDIT, CLAIMS, COMPARISON, FIGURES, PROVENANCE, RUNS, TABLES
 from repro.report.runs import training_dtype
 
 # Where identical numbers cannot be expected, a difference this small is marked close: BLEU-like scores
@@ -322,7 +322,8 @@ def write_comparison(results: Path, reference: Path, experiment: str, run_dirs: 
 
 
 # What a committed reference holds: the run's tables, figures, claims, runs and its provenance.
-PUBLISHED = (TABLES, FIGURES, f"{CLAIMS}.md", CLAIMS_JSON, f"{RUNS}.csv", f"{RUNS}.md", PROVENANCE)
+PUBLISHED = (TABLES, FIGURES, f"{CLAIMS}.md", CLAIMS_JSON, f"{RUNS}.csv", f"{RUNS}.md", f"{AUDIT}.csv", f"{AUDIT}.md",
+             PROVENANCE)
 
 
 def publish(results: Path, reference: Path) -> list[str]:

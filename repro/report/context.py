@@ -104,10 +104,11 @@ class ReportContext:
 
     def _training_note(self) -> str:
         setting = self._main_setting
-        if setting("train.early_stopping_patience") is None and not setting("train.min_lr"):
+        if setting("train.early_stopping_patience") is None:
             return f"{setting('train.epochs'):g} epochs"
-        return (f"trained to convergence (learning rate cut on validation plateaus, stopped when validation "
-                f"perplexity stopped improving; ceiling {setting('train.epochs'):g} epochs)")
+        return (f"trained to convergence (learning rate cut on validation plateaus down to a floor, stopped once "
+                f"{setting('train.early_stopping_patience')} validations at the final rate brought no new best; "
+                f"ceiling {setting('train.epochs'):g} epochs)")
 
     def scale_note(self) -> str:
         """One sentence on the scale of this run next to the paper's."""

@@ -1,7 +1,8 @@
 """``runs.csv``: the evidence behind every table, one row per trained model.
 
-Each row says which variant and seed a run is, why its training stopped (``converged``: the stop rule
-saw validation perplexity stop improving; ``epoch_limit`` / ``step_limit``: the ceiling came first),
+Each row says which variant and seed a run is, why its training stopped (``converged``: validations at
+the final learning rate brought no new best perplexity; ``epoch_limit`` / ``max_steps``: the ceiling came
+first, the run still improving),
 where its best checkpoint was, and what it cost on which device in which precision.
 """
 
@@ -33,6 +34,8 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             "stop reason": info.get("stop_reason") or "not recorded",
             "best epoch": info.get("best_epoch"),
             "best valid perplexity": info.get("best_valid_ppl"),
+            "validations after best": info.get("evals_since_best"),
+            "final lr": info.get("final_lr"),
             "steps": info.get("step"),
             "wall time (s)": info.get("wall_time_s"),
             "tokens/s": info.get("tokens_per_s"),
@@ -43,8 +46,8 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     converged = int((df["stop reason"] == "converged").sum()) if len(df) else 0
     caption = (f"Every model of experiment '{ctx.experiment}': {converged} of {len(df)} stopped converged (their "
-               "stop rule saw validation perplexity stop improving); 'epoch_limit' or 'step_limit' means the "
-               "ceiling came first. Best epoch and perplexity are those of the checkpoint every table decodes "
-               f"(selected on validation data). {ctx.scale_note()}")
+               "validations at the final learning rate brought no new best perplexity); 'epoch_limit' or "
+               "'max_steps' means the ceiling came first, the run still improving. Best epoch and perplexity are "
+               f"those of the checkpoint every table decodes (selected on validation data). {ctx.scale_note()}")
     write_table(df, prefix, caption)
     return df

@@ -25,11 +25,13 @@ class TrainConfig:
     decay_start_epoch: float = 5.0
     decay_every_epochs: float = 0.5
     decay_factor: float = 0.5
-    # convergence (off by default, so the paper's fixed recipe is unchanged). lr_schedule "plateau":
-    # multiply the rate by decay_factor when validation perplexity has not improved for
-    # plateau_patience evaluations (torch's ReduceLROnPlateau). Stop, as converged, after
-    # early_stopping_patience evaluations without improvement or once the rate falls below min_lr;
-    # epochs stays the ceiling. An improvement is a relative drop of more than min_improvement.
+    # convergence (off by default, so the paper's fixed recipe is unchanged). Progress is a drop of
+    # validation perplexity by more than min_improvement (relative) below the last progress. lr_schedule
+    # "plateau": multiply the rate by decay_factor after plateau_patience evaluations without progress
+    # (torch's ReduceLROnPlateau), never below the floor min_lr. Stop, as converged, once
+    # early_stopping_patience evaluations in a row at the final rate made no progress (Keras'
+    # EarlyStopping(min_delta, patience), counted at one rate); epochs stays the ceiling, and a run that
+    # reaches it stops as epoch_limit, not converged.
     plateau_patience: int = 1
     early_stopping_patience: int | None = None
     min_lr: float = 0.0
@@ -81,6 +83,13 @@ class TrainConfig:
             raise bad("min_lr and min_improvement must be >= 0")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise bad(f"early_stopping_patience must be positive or null, got {self.early_stopping_patience}")
+        if (self.lr_schedule == "plateau" and self.early_stopping_patience is not None and self.min_lr == 0
+                and self.early_stopping_patience >= self.plateau_patience):
+            # every plateau_patience evaluations without progress decay the rate, and a decay restarts the count
+            raise bad(f"early_stopping_patience {self.early_stopping_patience} counts evaluations at the final "
+                      f"rate, but with no floor (min_lr 0) the plateau schedule decays the rate every "
+                      f"{self.plateau_patience} evaluation(s) without progress, so the run would never stop: "
+                      "set min_lr, the rate the run ends at")
         if not 0.0 <= self.teacher_forcing_ratio <= 1.0:
             raise bad(f"teacher_forcing_ratio must be in [0, 1], got {self.teacher_forcing_ratio}")
         for name in ("batch_size", "max_tokens", "bucket_pool_batches", "eval_batch_size", "log_every_steps",
@@ -109,6 +118,6 @@ class TrainConfig:
 
 
 # Settings that may change when a run is resumed: they do not change what the run computes
-# (epochs / max_steps only move the end; patience and min_lr only decide when a run counts as converged).
-RESUMABLE_CHANGES = ("epochs", "max_steps", "early_stopping_patience", "min_lr", "eval_every_steps", "log_every_steps", "save_every_steps",
+# (epochs / max_steps only move the end; the patience only decides when a run counts as converged).
+RESUMABLE_CHANGES = ("epochs", "max_steps", "early_stopping_patience", "eval_every_steps", "log_every_steps", "save_every_steps",
                      "num_workers", "progress", "device", "eval_batch_size")

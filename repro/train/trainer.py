@@ -40,7 +40,7 @@ from repro.train.distributed import DistInfo
 from repro.train.evaluate import perplexity
 from repro.train.from_data import load_train_data, model_config_for
 from repro.train.log import LogWriter, log_path, truncate_log
-from repro.train.schedule import crossed, learning_rate
+from repro.train.schedule import crossed, decays_to_floor, learning_rate
 from repro.train.state import (
     TrainState,
     checkpoint_payload,
@@ -217,6 +217,8 @@ class _Run:
                 "best_valid_ppl": conv.best_valid_ppl if finite else None,
                 "best_epoch": round(conv.best_epoch, 6) if finite else None,
                 "best_step": conv.best_step if finite else None,
+                "evals_since_best": conv.evals_since_best,
+                "final_lr": self._learning_rate(self._epoch_float()),
                 "stop_reason": (self._stop() or (None,))[0] if status == "done" else None,
                 "environment": self.environment}
 
@@ -266,29 +268,35 @@ class _Run:
         ppl = distributed.broadcast_object(result["ppl"] if result else None, self.dist)
         cfg, s = self.cfg, self.state
         best = s.convergence.update(ppl, s.step, self._epoch_float(), min_improvement=cfg.min_improvement,
-                                    plateau_patience=cfg.plateau_patience if cfg.lr_schedule == "plateau" else None)
+                                    plateau_patience=cfg.plateau_patience if cfg.lr_schedule == "plateau" else None,
+                                    max_decays=decays_to_floor(cfg.lr, cfg.decay_factor, cfg.min_lr))
         if result is not None:
             self.log.write({"kind": "valid", "step": s.step, "epoch": round(self._epoch_float(), 6),
                             "valid_ppl": result["ppl"], "valid_nll": result["nll"],
                             "valid_tokens": result["tokens"], "best": best,
-                            "evals_since_best": s.convergence.evals_since_best})
+                            "evals_since_best": s.convergence.evals_since_best,
+                            "evals_without_progress": s.convergence.evals_without_progress,
+                            "next_lr": self._learning_rate(self._epoch_float())})
         return best
 
     # ----------------------------------------------------------------------------- the loop
     def _learning_rate(self, epoch: float) -> float:
         cfg = self.cfg
         return learning_rate(cfg.lr_schedule, epoch, cfg.lr, cfg.decay_start_epoch, cfg.decay_every_epochs,
-                             cfg.decay_factor, self.state.convergence.plateau_decays)
+                             cfg.decay_factor, self.state.convergence.plateau_decays, cfg.min_lr)
 
     def _stop(self) -> tuple[str, str] | None:
-        """Why training stops now, as (reason, what triggered it): ``converged`` (early stopping, or the
-        rate fell below ``min_lr``), ``epoch_limit``, ``max_steps``; None while it goes on. Recomputed
-        from the state, so a resumed run with a larger patience or ceiling continues."""
+        """Why training stops now, as (reason, what triggered it): ``converged`` (the patience ran out:
+        ``early_stopping_patience`` evaluations in a row at the rate the run ends with, none of them
+        progress, a drop of more than ``min_improvement`` below the last progress), ``epoch_limit``,
+        ``max_steps``; None while it goes on. A run still improving when it reaches the ceiling stops as
+        ``epoch_limit``, never as converged. Recomputed from the state, so a resumed run with a larger
+        patience or ceiling continues."""
         cfg, s, conv = self.cfg, self.state, self.state.convergence
-        if cfg.early_stopping_patience and conv.evals_since_best >= cfg.early_stopping_patience:
-            return "converged", f"validation perplexity did not improve in {conv.evals_since_best} evaluations"
-        if cfg.min_lr > 0 and self._learning_rate(self._epoch_float()) < cfg.min_lr * (1 - _EPS):
-            return "converged", f"the learning rate fell below train.min_lr = {cfg.min_lr:g}"
+        if cfg.early_stopping_patience and conv.evals_without_progress >= cfg.early_stopping_patience:
+            return "converged", (f"validation perplexity did not improve by more than {cfg.min_improvement:.2%} in "
+                                 f"{conv.evals_without_progress} evaluations at the final learning rate "
+                                 f"{self._learning_rate(self._epoch_float()):g}")
         if self._epoch_float() >= cfg.epochs - _EPS:
             return "epoch_limit", f"reached the epoch ceiling train.epochs = {cfg.epochs:g}"
         if cfg.max_steps is not None and s.step >= cfg.max_steps:

@@ -115,12 +115,36 @@ rule runs_table:
         "repro report runs --config {input.config} --work {params.work} --out {params.results} > {log} 2>&1"
 
 
+rule convergence_figure:
+    """The learning curves behind the word 'converged': validation perplexity against epoch for every run
+    (one panel per variant, seeds overlaid, best checkpoint and stop marked, stop reason in the legend)
+    and the learning rate each run trained at."""
+    input:
+        config=step_config("report"),
+        runs=[LAYOUT.run_dir(run) for run in PLAN.runs],
+    output:
+        png=report(f"{RESULTS.figure('convergence')}.png", caption="../report/convergence.rst", category="Runs",
+                   labels={"figure": "convergence"}),
+        lr=report(f"{RESULTS.figure('convergence_lr')}.png", caption="../report/convergence.rst", category="Runs",
+                  labels={"figure": "convergence_lr"}),
+        pdf=multiext(RESULTS.figure("convergence"), ".pdf") + multiext(RESULTS.figure("convergence_lr"), ".pdf"),
+    params:
+        work=work_root,
+        results=results_root,
+    log:
+        LAYOUT.log("report", "convergence"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "repro report convergence --config {input.config} --work {params.work} --out {params.results} > {log} 2>&1"
+
+
 rule compare_reference:
     """Reproducibility check: compare every headline number and verdict of this run with the committed
     reference of the experiment (identical on the reference's platform; elsewhere the same verdicts)."""
     input:
         config=step_config("report"),
-        outputs=PAPER_OUTPUTS + ablation_outputs() + [f"{RESULTS.runs}.csv"],
+        outputs=PAPER_OUTPUTS + ablation_outputs() + [f"{RESULTS.runs}.csv", f"{RESULTS.figure('convergence')}.png"],
         runs=[LAYOUT.run_dir(run) for run in PLAN.runs],
         reference=reference_files,
     output:

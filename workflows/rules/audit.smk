@@ -1,0 +1,50 @@
+# After a run: did every model converge? `snakemake audit` continues each finished run from its last
+# checkpoint at the learning rate it ended with (`repro audit`, in work/<exp>/audit/<run>/; the run itself
+# is only read) and tabulates the further gain of validation perplexity in results/<exp>/convergence_audit.
+# Not part of `all`: it trains every model a little more.
+
+
+rule audit_run:
+    """Continue one finished run at its final learning rate for 5 validations (`repro audit`'s default)
+    and record what its validation perplexity still gains."""
+    input:
+        run=LAYOUT.run_dir("{run}"),
+        data=LAYOUT.data_dir,
+    output:
+        audit=LAYOUT.audit("{run}"),
+    params:
+        out=lambda wildcards: LAYOUT.audit_dir(wildcards.run),
+    log:
+        LAYOUT.log("audit", "{run}"),
+    wildcard_constraints:
+        run=one_of(PLAN.runs),
+    threads: RESOURCES.train_threads
+    resources:
+        mem_mb=16000,
+        runtime=24 * 60,
+    conda:
+        "../../environment.yml"
+    shell:
+        "export OMP_NUM_THREADS={threads}; "
+        "repro audit {input.run} --out {params.out} --data {input.data} --quiet > {log} 2>&1"
+
+
+rule audit:
+    """The convergence audit of every run: per run, the further gain at its final rate, and the largest
+    further gain of a run that stopped converged."""
+    input:
+        config=step_config("report"),
+        audits=[LAYOUT.audit(run) for run in PLAN.runs],
+    output:
+        csv=report(f"{RESULTS.audit}.csv", caption="../report/audit.rst", category="Runs"),
+        md=f"{RESULTS.audit}.md",
+        tex=f"{RESULTS.audit}.tex",
+    params:
+        work=work_root,
+        results=results_root,
+    log:
+        LAYOUT.log("report", "audit"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "repro report audit --config {input.config} --work {params.work} --out {params.results} > {log} 2>&1"
