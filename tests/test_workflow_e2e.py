@@ -73,6 +73,8 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
     info = json.loads((work / "runs/reversed-s1/run.json").read_text())
     assert (first["variant"], first["seed"], first["stop reason"]) == ("reversed", 1, "epoch_limit")
     assert first["best valid perplexity"] == pytest.approx(info["best_valid_ppl"])
+    assert first["validations after best"] == info["evals_since_best"]
+    assert first["final lr"] == pytest.approx(info["final_lr"], rel=1e-3)
     assert first["dtype"] == "fp32" and first["wall time (s)"] > 0 and first["tokens/s"] > 0
     # The beam table keeps the paper's search and adds fairseq's convention at the widest beam: no output
     # of that decoding is empty, and its row counts them from the translations on disk.

@@ -154,8 +154,8 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
         f"model over seeds (Δ of the seed means, Welch's t-test) and over test sentences (paired bootstrap, "
         f"{ab.samples} samples, seeds pooled); 'vs main' is higher or lower only when both give p < 0.05 in the "
         f"same direction and |Δ| exceeds the larger seed spread (either side's BLEU std over seeds), else "
-        f"inconclusive. 'converged' counts the runs whose stop rule ended them (validations at the final learning "
-        f"rate brought no new best perplexity), not the epoch ceiling. {ctx.scale_note()}"
+        f"inconclusive. 'converged' counts the runs whose stop rule ended them (the last validations at the final "
+        f"learning rate made no progress), not the epoch ceiling. {ctx.scale_note()}"
     )
     write_table(df, prefix, caption)
     return df

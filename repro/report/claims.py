@@ -28,8 +28,8 @@ VERDICT_RULE = (
     "**inconclusive**: with fewer than 2 seeds a side there is no test over seeds, so nothing is decided. Claims "
     "without a statistical test (marked 'descriptive') are judged by the threshold named in their row, on the "
     "mean over seeds: held (or not) only when the mean is beyond the threshold by more than the seed spread. "
-    "'converged' counts the models behind a claim whose stop rule ended their training (validations at the final "
-    "learning rate brought no new best perplexity), not the epoch ceiling: a claim about models that did not converge measures how fast "
+    "'converged' counts the models behind a claim whose stop rule ended their training (the last validations at "
+    "the final learning rate made no progress), not the epoch ceiling: a claim about models that did not converge measures how fast "
     "they start, not what they can do."
 )
 

@@ -107,8 +107,9 @@ class ReportContext:
         if setting("train.early_stopping_patience") is None:
             return f"{setting('train.epochs'):g} epochs"
         return (f"trained to convergence (learning rate cut on validation plateaus down to a floor, stopped once "
-                f"{setting('train.early_stopping_patience')} validations at the final rate brought no new best; "
-                f"ceiling {setting('train.epochs'):g} epochs)")
+                f"{setting('train.early_stopping_patience')} validations at the final rate made no progress, a drop "
+                f"of more than {setting('train.min_improvement'):.1%} in validation perplexity; ceiling "
+                f"{setting('train.epochs'):g} epochs)")
 
     def scale_note(self) -> str:
         """One sentence on the scale of this run next to the paper's."""

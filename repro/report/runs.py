@@ -1,8 +1,8 @@
 """``runs.csv``: the evidence behind every table, one row per trained model.
 
-Each row says which variant and seed a run is, why its training stopped (``converged``: validations at
-the final learning rate brought no new best perplexity; ``epoch_limit`` / ``max_steps``: the ceiling came
-first, the run still improving),
+Each row says which variant and seed a run is, why its training stopped (``converged``: the last
+validations at the final learning rate made no progress, ``repro.train.schedule.Convergence``;
+``epoch_limit`` / ``max_steps``: the ceiling came first, the run still improving),
 where its best checkpoint was, and what it cost on which device in which precision.
 """
 
@@ -35,7 +35,8 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             "best epoch": info.get("best_epoch"),
             "best valid perplexity": info.get("best_valid_ppl"),
             "validations after best": info.get("evals_since_best"),
-            "final lr": info.get("final_lr"),
+            # a rate is read in significant digits, not in the tables' fixed decimals
+            "final lr": None if info.get("final_lr") is None else f"{info['final_lr']:.4g}",
             "steps": info.get("step"),
             "wall time (s)": info.get("wall_time_s"),
             "tokens/s": info.get("tokens_per_s"),
@@ -45,9 +46,10 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
         })
     df = pd.DataFrame.from_records(records)
     converged = int((df["stop reason"] == "converged").sum()) if len(df) else 0
-    caption = (f"Every model of experiment '{ctx.experiment}': {converged} of {len(df)} stopped converged (their "
-               "validations at the final learning rate brought no new best perplexity); 'epoch_limit' or "
-               "'max_steps' means the ceiling came first, the run still improving. Best epoch and perplexity are "
-               f"those of the checkpoint every table decodes (selected on validation data). {ctx.scale_note()}")
+    caption = (f"Every model of experiment '{ctx.experiment}': {converged} of {len(df)} stopped converged (the last "
+               "validations at the final learning rate made no progress); 'epoch_limit' or 'max_steps' means the "
+               "ceiling came first, the run still improving. Best epoch and perplexity are those of the checkpoint "
+               "every table decodes (selected on validation data); 'validations after best' counts the validations "
+               f"that followed it. {ctx.scale_note()}")
     write_table(df, prefix, caption)
     return df
