@@ -99,7 +99,7 @@ def audit_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
         records.append({
             "name": run.name, "variant": run.variant.name, "seed": run.seed,
             "stop reason": audit.stop_reason or "not recorded", "stopped at epoch": round(audit.stopped_epoch, 3),
-            "best valid perplexity": audit.best_valid_ppl, "final lr": audit.final_lr,
+            "best valid perplexity": audit.best_valid_ppl, "final lr": f"{audit.final_lr:.4g}",
             "further evaluations": len(audit.valid_ppls),
             "best further perplexity": min(audit.valid_ppls),
             "further gain (%)": round(100 * audit.further_gain, 3),
