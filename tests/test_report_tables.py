@@ -25,3 +25,13 @@ def test_format_mean_std():
     assert format_mean_std([4.0]) == "4.00"
     assert format_mean_std([]) == "—"
     assert latex_escape("a_b&c") == r"a\_b\&c"
+
+
+def test_a_column_with_a_format_of_its_own_keeps_its_significant_digits(tmp_path):
+    df = pd.DataFrame({"perplexity": [3.68312, None], "final lr": [0.0003125, 0.005]})
+    write_table(df, tmp_path / "t", "caption", formats={"final lr": ".4g"})
+    md = (tmp_path / "t.md").read_text()
+    assert "0.0003125" in md and "3.68 " in md and "3.68312" not in md
+    tex = (tmp_path / "t.tex").read_text()
+    assert "3.68 & 0.0003125" in tex and "-- & 0.005" in tex
+    assert pd.read_csv(tmp_path / "t.csv")["final lr"].tolist() == [0.0003125, 0.005]

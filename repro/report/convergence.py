@@ -19,7 +19,7 @@ from repro.errors import ReproError
 from repro.experiments import RunSpec
 from repro.report.context import ReportContext
 from repro.report.figures import plt, save_figure
-from repro.report.tables import write_table
+from repro.report.tables import RATE_FORMAT, write_table
 from repro.train.audit import read_audit
 from repro.train.log import read_log
 
@@ -99,7 +99,7 @@ def audit_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
         records.append({
             "name": run.name, "variant": run.variant.name, "seed": run.seed,
             "stop reason": audit.stop_reason or "not recorded", "stopped at epoch": round(audit.stopped_epoch, 3),
-            "best valid perplexity": audit.best_valid_ppl, "final lr": f"{audit.final_lr:.4g}",
+            "best valid perplexity": audit.best_valid_ppl, "final lr": audit.final_lr,
             "further evaluations": len(audit.valid_ppls),
             "best further perplexity": min(audit.valid_ppls),
             "further gain (%)": round(100 * audit.further_gain, 3),
@@ -113,5 +113,5 @@ def audit_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
                f"checkpoint at the learning rate it ended with, for {df['further evaluations'].min()} more validations "
                "(`repro audit`); the further gain is the relative drop of its best validation perplexity. "
                f"{len(converged)} of {len(df)} runs stopped converged; {largest}.")
-    write_table(df, prefix, caption)
+    write_table(df, prefix, caption, formats=RATE_FORMAT)
     return df

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from repro.report.context import ReportContext
-from repro.report.tables import write_table
+from repro.report.tables import RATE_FORMAT, write_table
 
 
 def training_dtype(info: dict[str, Any]) -> str | None:
@@ -35,8 +35,7 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             "best epoch": info.get("best_epoch"),
             "best valid perplexity": info.get("best_valid_ppl"),
             "validations after best": info.get("evals_since_best"),
-            # a rate is read in significant digits, not in the tables' fixed decimals
-            "final lr": None if info.get("final_lr") is None else f"{info['final_lr']:.4g}",
+            "final lr": info.get("final_lr"),
             "steps": info.get("step"),
             "wall time (s)": info.get("wall_time_s"),
             "tokens/s": info.get("tokens_per_s"),
@@ -51,5 +50,5 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
                "ceiling came first, the run still improving. Best epoch and perplexity are those of the checkpoint "
                "every table decodes (selected on validation data); 'validations after best' counts the validations "
                f"that followed it. {ctx.scale_note()}")
-    write_table(df, prefix, caption)
+    write_table(df, prefix, caption, formats=RATE_FORMAT)
     return df

@@ -9,8 +9,17 @@ import pandas as pd
 from repro.io import atomic_write
 
 
-def write_table(df: pd.DataFrame, prefix: str | Path, caption: str, float_digits: int = 2) -> list[Path]:
-    """Write ``prefix.csv``, ``prefix.md`` (caption as a paragraph) and ``prefix.tex`` (table env)."""
+# a learning rate reads in significant digits, not in a table's fixed decimals
+RATE_FORMAT = {"final lr": ".4g"}
+
+
+def write_table(df: pd.DataFrame, prefix: str | Path, caption: str, float_digits: int = 2,
+                formats: dict[str, str] | None = None) -> list[Path]:
+    """Write ``prefix.csv``, ``prefix.md`` (caption as a paragraph) and ``prefix.tex`` (table env). Numbers
+    show ``float_digits`` decimals, except in the columns ``formats`` gives a format spec of their own (a
+    learning rate reads in significant digits: ``{"final lr": ".4g"}``)."""
+    formats = formats or {}
+    floatfmt = [formats.get(str(column), f".{float_digits}f") for column in df.columns]
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     paths = [prefix.with_suffix(".csv"), prefix.with_suffix(".md"), prefix.with_suffix(".tex")]
@@ -19,12 +28,14 @@ def write_table(df: pd.DataFrame, prefix: str | Path, caption: str, float_digits
     with atomic_write(paths[1], encoding="utf-8") as handle:
         # tabulate prints None (not NaN) as the missing value
         shown = df.astype(object).where(df.notna(), None)
-        handle.write(shown.to_markdown(index=False, floatfmt=f".{float_digits}f", missingval="—"))
+        handle.write(shown.to_markdown(index=False, floatfmt=floatfmt, missingval="—"))
         handle.write(f"\n\n{caption}\n")
     with atomic_write(paths[2], encoding="utf-8") as handle:
         handle.write(
             df.to_latex(index=False, na_rep="--", float_format=f"%.{float_digits}f", caption=latex_escape(caption),
-                        label=f"tab:{prefix.name}", escape=True)
+                        label=f"tab:{prefix.name}", escape=True,
+                        formatters={column: ("{:" + spec + "}").format for column, spec in formats.items()
+                                    if column in df.columns})
         )
     return paths
 
