@@ -8,7 +8,6 @@ import pandas as pd
 
 from repro.io import atomic_write
 
-
 # a learning rate reads in significant digits, not in a table's fixed decimals
 RATE_FORMAT = {"final lr": ".4g"}
 
