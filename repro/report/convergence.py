@@ -9,7 +9,6 @@ run, what ``repro audit`` measured when it continued the finished run at its fin
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,8 @@ def _curves(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def _panels(ctx: ReportContext) -> dict[str, list[RunSpec]]:
-    panels: dict[str, list[RunSpec]] = defaultdict(list)
-    for run in ctx.plan.runs.values():
-        panels[run.variant.name].append(run)
-    return dict(panels)
+    """The plan's variants that have runs, each with its runs in seed order."""
+    return {name: runs for name in ctx.plan.variants if (runs := ctx.plan.runs_of(name))}
 
 
 def _grid(count: int):
