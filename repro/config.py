@@ -45,8 +45,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
             loaded = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
+        if loaded is None:  # an empty file, or comments only: every setting would silently be a default
+            raise ConfigError(f"{path}: the config file is empty; give the sections the command reads"
+                              f"{' (' + ', '.join(reads) + ')' if reads else ''}, or leave out --config to use "
+                              "the defaults deliberately")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
         unknown = sorted(set(loaded) - set(SECTIONS), key=str)

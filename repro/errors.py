@@ -23,3 +23,12 @@ class DataError(ReproError):
         self.path = path
         self.line = line
         self.problem = problem
+
+
+class Interrupted(ReproError):
+    """Work stopped on request (a signal) after saving what it had done: the same command resumes it.
+    ``exit_code`` is the shell's 128 + signal number, so schedulers see the signal."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -12,6 +12,7 @@ handling everywhere.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
 import re
@@ -48,11 +49,47 @@ def _file_in_the_way(path: str | os.PathLike) -> Path | None:
     return None
 
 
-def _cannot_write(path: object, exc: OSError) -> ReproError:
+def cannot_write(path: object, exc: OSError) -> ReproError:
     blocker = _file_in_the_way(str(path))
     if blocker is not None:
         return ReproError(f"{path}: cannot write here: {blocker} is a file, not a directory")
     return ReproError(f"{path}: cannot write here ({exc.strerror or exc})")
+
+
+# Write failures that are the storage's, not the program's: the user frees space, raises a quota, or
+# writes elsewhere, and reruns.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def free_space(path: str | os.PathLike) -> str:
+    """How much room the filesystem holding ``path`` has left, for messages ("12.3 MB free")."""
+    for folder in (Path(path), *Path(os.path.abspath(path)).parents):
+        if folder.is_dir():
+            try:
+                return f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free"
+            except OSError:
+                break
+    return "free space unknown"
+
+
+def write_failed(path: object, exc: BaseException) -> ReproError:
+    """The error for a write of ``path`` that failed with ``exc``, naming the path, the cause and the free
+    space: a full disk is reported as one (numpy's short writes carry no errno, torch's carry only a
+    RuntimeError message), so the free space is what tells the user which it was."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.errno not in _STORAGE_ERRNOS:
+        return cannot_write(path, exc)
+    cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip() or type(exc).__name__
+    return ReproError(f"{path}: could not be written ({cause}; {free_space(path)} on its filesystem); "
+                      "free some space or write elsewhere, and run the command again")
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is how a full disk (or quota, or read-only filesystem) shows up while writing:
+    an ``OSError`` with a storage errno, numpy's "N requested and M written", torch's stream writer."""
+    if isinstance(exc, OSError):
+        return exc.errno in _STORAGE_ERRNOS or (exc.errno is None and "written" in str(exc))
+    return isinstance(exc, RuntimeError) and ("PytorchStreamWriter" in str(exc) or "file write failed" in str(exc)
+                                              or "unexpected pos" in str(exc))
 
 
 def _temp_file_beside(path: Path) -> str:
@@ -63,7 +100,7 @@ def _temp_file_beside(path: Path) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise _cannot_write(path, exc) from None
+        raise cannot_write(path, exc) from None
     os.close(fd)
     return tmp
 
@@ -80,9 +117,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Ite
             os.fsync(handle.fileno())
         _publish_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_write_failure(exc):
+            raise write_failed(path, exc) from None
         raise
 
 
@@ -94,9 +133,11 @@ def atomic_save(save_fn: Callable[[str], object], path: str | os.PathLike) -> No
         save_fn(tmp)
         _publish_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_write_failure(exc):
+            raise write_failed(path, exc) from None
         raise
 
 
@@ -224,7 +265,7 @@ def atomic_dir(path: str | os.PathLike, owned: Callable[[Path], bool] | None = N
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name, "tmp"), dir=path.parent))
     except OSError as exc:
-        raise _cannot_write(shown, exc) from None
+        raise cannot_write(shown, exc) from None
     _publish_mode(tmp, directory=True)
     try:
         yield tmp
@@ -239,6 +280,45 @@ def atomic_dir(path: str | os.PathLike, owned: Callable[[Path], bool] | None = N
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# ----------------------------------------------------------------------------------- outputs against inputs
+def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same file: as written, with links resolved, or as one inode (a hard link)."""
+    first, second = Path(os.path.abspath(a)), Path(os.path.abspath(b))
+    if first == second or first.resolve() == second.resolve():
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def check_outputs(outputs: dict[str, str | os.PathLike | None], inputs: dict[str, str | os.PathLike | None],
+                  run_dirs: Iterable[str | os.PathLike] = ()) -> None:
+    """Refuse, before anything is read or written, an output that would destroy an input.
+
+    ``outputs`` and ``inputs`` map an option (``--output``) to its path (None or ``-``: a standard stream,
+    skipped). Refused: an output that is one of the inputs, two outputs that are one file, and an output
+    inside one of ``run_dirs`` (the run directories a command reads: their files belong to ``repro train``).
+    """
+    def named(items: dict[str, str | os.PathLike | None]) -> list[tuple[str, str | os.PathLike]]:
+        return [(option, path) for option, path in items.items() if path is not None and str(path) != "-"]
+
+    written = named(outputs)
+    for index, (option, path) in enumerate(written):
+        for other, source in named(inputs):
+            if same_path(path, source):
+                raise ReproError(f"{path}: {option} is the input file given as {other}; refusing to overwrite an "
+                                 f"input (write the output elsewhere)")
+        for other, target in written[:index]:
+            if same_path(path, target):
+                raise ReproError(f"{path}: given both as {other} and as {option}; give each output its own file")
+        for run_dir in run_dirs:
+            full, run = Path(os.path.abspath(path)).resolve(), Path(os.path.abspath(run_dir)).resolve()
+            if run in full.parents:
+                raise ReproError(f"{path}: {option} lies inside the run directory {run_dir}, whose files belong to "
+                                 "`repro train`; write the output elsewhere")
 
 
 # ----------------------------------------------------------------------------------- text inputs

@@ -239,6 +239,23 @@ def train_settings() -> Callable[..., dict]:
     return _train_settings
 
 
+@pytest.fixture
+def full_disk(monkeypatch) -> Callable[[object, str], None]:
+    """``full_disk(module, suffix)``: a file ``module`` opens whose name ends in ``suffix`` is created, but
+    what is written to it goes to /dev/full, where the kernel answers ENOSPC as on a full disk."""
+    import builtins
+
+    def apply(module: object, suffix: str) -> None:
+        def opener(path, *args, **kwargs):
+            if str(path).endswith(suffix):
+                builtins.open(path, "wb").close()
+                path = "/dev/full"
+            return builtins.open(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, "open", opener, raising=False)
+    return apply
+
+
 # ----------------------------------------------------------------------------------- workflow
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import math
+import os
 import sys
 
 import numpy as np
@@ -625,3 +626,55 @@ def test_translate_empty_input_gives_empty_output(env, tmp_path):
     assert main(["translate", "--model", str(env["runs"][0]), "--input", str(tmp_path / "empty"), "--output",
                  str(tmp_path / "out"), "--set", "decode.device=cpu", "--quiet"]) == 0
     assert (tmp_path / "out").read_text() == ""
+
+
+# ----------------------------------------------------------------------------------- no output destroys an input
+def _translate(env, *args: str) -> int:
+    return main(["translate", "--model", str(env["runs"][0]), "--tokenized-input", "--quiet", *args])
+
+
+def test_an_output_that_is_an_input_is_refused_before_anything_is_written(env, tmp_path, capsys):
+    text = "the cat sat\n"
+    source = tmp_path / "f.txt"
+    source.write_text(text)
+    (tmp_path / "link.txt").symlink_to(source)
+    os.link(source, tmp_path / "hard.txt")
+    for output in (str(source), str(tmp_path / "." / "f.txt"), str(tmp_path / "link.txt"), str(tmp_path / "hard.txt")):
+        assert _translate(env, "--input", str(source), "--output", output) == 2
+        assert "--output is the input file given as --input; refusing to overwrite an input" in capsys.readouterr().err
+    assert _translate(env, "--input", str(source), "--output", str(tmp_path / "o"), "--tokenized-copy",
+                      str(tmp_path / "o")) == 2
+    assert "given both as --output and as --tokenized-copy" in capsys.readouterr().err
+    assert _translate(env, "--input", str(source), "--output", str(env["runs"][0] / "run.json")) == 2
+    assert "lies inside the run directory" in capsys.readouterr().err
+    nbest = tmp_path / "n.nbest"
+    nbest.write_text("0 ||| le chat ||| -1.0\n")
+    assert main(["rescore", "--model", str(env["runs"][1]), "--nbest", str(nbest), "--src", str(source),
+                 "--output", str(nbest), "--quiet"]) == 2
+    assert "--output is the input file given as --nbest" in capsys.readouterr().err
+    assert main(["score", "--hyp", str(source), "--ref", str(source), "--output", str(source)]) == 2
+    assert "--output is the input file given as --hyp" in capsys.readouterr().err
+    assert source.read_text() == text and nbest.read_text() == "0 ||| le chat ||| -1.0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "hard.txt", "link.txt", "n.nbest"]
+
+
+def test_rescore_an_empty_nbest_list_is_an_error(env, tmp_path, capsys):
+    (tmp_path / "empty.nbest").write_text("")
+    (tmp_path / "src").write_text("the cat\n")
+    assert main(["rescore", "--model", str(env["runs"][1]), "--nbest", str(tmp_path / "empty.nbest"),
+                 "--src", str(tmp_path / "src"), "--output", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "empty.nbest: the n-best list is empty" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_full_disk_while_writing_translations_is_one_error_line(env, tmp_path, capsys, full_disk):
+    import repro.io
+
+    full_disk(repro.io, ".tmp")  # the temporary output file of the atomic write
+    source = tmp_path / "in.txt"
+    source.write_text("the cat sat\n" * 200)
+    assert _translate(env, "--input", str(source), "--output", str(tmp_path / "out.txt")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "out.txt: could not be written (No space left on device;" in err and "MB free" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]

@@ -113,3 +113,13 @@ def test_config_file_with_a_byte_order_mark_reads_like_one_without(tmp_path):
 def test_invalid_yaml_value_in_an_override_names_the_override():
     with pytest.raises(ConfigError, match="train.lr=\\[1"):
         apply_override({}, "train.lr=[1")
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n"])
+def test_an_empty_config_file_is_an_error_not_every_default(tmp_path, text):
+    # `repro train --config empty.yaml` used to train the 384M-parameter paper model with every default
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"empty\.yaml: the config file is empty; give the sections the command "
+                                          r"reads \(model, train\)"):
+        load_config(path, reads=("model", "train"))

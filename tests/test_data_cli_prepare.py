@@ -183,3 +183,32 @@ def test_byte_order_mark_is_not_a_word(tmp_path, make_pairs, corpus):
     found = [split for split in ("train", "valid", "test")
              if first[0] in (outs["bom"] / f"{split}.raw.src").read_text(encoding="utf-8").splitlines()]
     assert len(found) == 1  # the first sentence, exactly as written without the mark
+
+
+def test_a_full_disk_during_prepare_is_one_error_line_and_leaves_nothing(tmp_path, capsys, full_disk, make_pairs,
+                                                                         write_lines):
+    import repro.data.storage
+
+    full_disk(repro.data.storage, ".raw.tmp")  # the encoded ids never reach the disk
+    tsv = write_lines(tmp_path / "fra.txt", [f"{en}\t{fr}" for en, fr in make_pairs(40, 1)])
+    status = main(["prepare", "--source", "local", "--format", "tsv", "--train-src", str(tsv), "--valid-size", "4",
+                   "--test-size", "4", "--workers", "1", "--no-progress", "--out", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, err  # was: offsets must start at 0
+    assert "could not be written (" in err and "free some space or write elsewhere" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fra.txt"]
+
+
+def test_fetch_never_writes_its_record_over_the_config_or_the_user_s_corpus(tmp_path, capsys, make_pairs,
+                                                                           write_lines):
+    tsv = write_lines(tmp_path / "fra.txt", [f"{en}\t{fr}" for en, fr in make_pairs(10, 1)])
+    corpus = tsv.read_bytes()
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"data: {{source: local, local: {{format: tsv, train_src: {tsv}, valid_size: 2, test_size: 2}}}}\n")
+    text = config.read_text()
+    assert main(["fetch", "--config", str(config), "--out", str(config)]) == 2
+    assert "--out is the input file given as --config" in capsys.readouterr().err
+    assert main(["fetch", "--config", str(config), "--out", str(tsv)]) == 2
+    assert "--out is the input file given as the source's" in capsys.readouterr().err
+    assert config.read_text() == text and tsv.read_bytes() == corpus
+    assert main(["fetch", "--config", str(config), "--out", str(tmp_path / "fetched.json")]) == 0

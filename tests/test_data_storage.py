@@ -177,3 +177,15 @@ def test_loading_in_memory_is_checked_too(tmp_path):
     _truncate(d / "train.src.ids.npy", -4)  # np.load without mmap would say "cannot reshape"
     with pytest.raises(DataError, match=r"train\.src\.ids\.npy: file is truncated"):
         load_split(d, "train", mmap=False)
+
+
+def test_a_full_disk_is_named_as_such_not_as_damaged_offsets(tmp_path, full_disk):
+    import repro.data.storage
+    from repro.errors import ReproError
+
+    full_disk(repro.data.storage, ".raw.tmp")  # the encoded ids never reach the disk
+    writer = RaggedWriter(tmp_path / "train.src")
+    with pytest.raises(ReproError, match=r"train\.src\.ids\.raw\.tmp: could not be written \(.*MB free on its "
+                                         r"filesystem\); free some space"):
+        writer.append_many([[1, 2, 3]] * 5000)
+        writer.close()

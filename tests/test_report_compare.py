@@ -142,3 +142,17 @@ def test_another_precision_on_the_same_machine_is_a_new_draw_and_provenance_reco
             {"bf16": bf16, "environment": {k: v for k, v in PLATFORM.items() if k != "dtype"}}))
     record = compare.provenance([tmp_path / "runs" / "a", tmp_path / "runs" / "b"])
     assert [p["dtype"] for p in record["platforms"]] == ["bf16", "fp32"]
+
+
+def test_compare_before_the_experiment_ran_is_an_error_that_leaves_nothing_behind(tmp_path, capsys):
+    from repro.cli import main
+
+    work, results = tmp_path / "work", tmp_path / "results"
+    work.mkdir()
+    config = Path(__file__).resolve().parents[1] / "workflows" / "config" / "demo.yaml"
+    assert main(["report", "compare", "--config", str(config), "--work", str(work), "--out", str(results)]) == 2
+    assert "holds no tables/ to compare; run the experiment first" in capsys.readouterr().err
+    (results / compare.TABLES).mkdir(parents=True)  # tables, but no trained runs
+    assert main(["report", "compare", "--config", str(config), "--work", str(work), "--out", str(results)]) == 2
+    assert "run.json: missing; train the experiment's runs first" in capsys.readouterr().err
+    assert sorted(p.name for p in results.iterdir()) == [compare.TABLES]

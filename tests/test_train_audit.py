@@ -85,3 +85,19 @@ def test_audit_refuses_unfinished_runs_and_its_own_run_directory(data_dir, tmp_p
     (run_dir / "run.json").write_text(json.dumps({**info, "status": "running"}))
     with pytest.raises(ReproError, match="not finished"):
         audit_run(run_dir, tmp_path / "audit")
+
+
+def test_audit_writes_only_into_a_directory_of_its_own(data_dir, tmp_path, tiny_model, train_settings):
+    # a hostile-input probe found the audit seeding its checkpoint into a data directory, then training there
+    run_dir = tmp_path / "run"
+    train(data_dir, run_dir, tiny_model, TrainConfig.from_dict(train_settings(max_steps=2, **CONSTANT)))
+    before = sorted(p.name for p in data_dir.iterdir())
+    with pytest.raises(ReproError, match="is the data directory"):
+        audit_run(run_dir, data_dir)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    with pytest.raises(ReproError, match="non-empty directory that `repro train` did not write"):
+        audit_run(run_dir, mine)
+    assert sorted(p.name for p in data_dir.iterdir()) == before and sorted(p.name for p in mine.iterdir()) == [
+        "notes.txt"]

@@ -117,9 +117,12 @@ PLATEAU = dict(lr_schedule="plateau", plateau_patience=1, min_improvement=0.1, e
                optimizer="adam", lr=0.02)
 
 
-@pytest.mark.parametrize("schedule", ["halving", "plateau"])
-def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, schedule, tiny_model, train_settings,
-                                                          hang_ceiling_s):
+@pytest.mark.parametrize("schedule, stop", [("halving", signal.SIGKILL), ("plateau", signal.SIGKILL),
+                                            ("halving", signal.SIGTERM), ("plateau", signal.SIGUSR1)])
+def test_resume_after_a_kill_or_a_stop_signal_equals_an_uninterrupted_run(data_dir, tmp_path, schedule, stop,
+                                                                          tiny_model, train_settings, hang_ceiling_s):
+    # SIGKILL: resumed from the last periodic checkpoint. SIGTERM (a cluster's time limit or preemption)
+    # and SIGUSR1 (SLURM's warning): a checkpoint at the step the signal came, status interrupted.
     # dropout and teacher forcing < 1 make the RNG state part of what must be restored exactly; the
     # plateau schedule's rate depends on the validation history, which must be restored too
     settings = dict(epochs=6, save_every_steps=7, eval_every_epochs=1.0, teacher_forcing_ratio=0.7)
@@ -141,17 +144,24 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(data_dir, tmp_path, sc
         ok = wait_for(lambda: last.exists() and len((killed / "log.jsonl").read_text().splitlines()) >= lines, proc,
                       hang_ceiling_s)
         assert ok, proc.communicate()[1].decode()[-2000:]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(proc.pid, stop)
+        _, stderr = proc.communicate(timeout=hang_ceiling_s)
     finally:
         if proc.poll() is None:
             proc.kill()
     killed_at = load_checkpoint(last)["trainer"]
     steps_logged = max(e["step"] for e in read_log(killed))
-    assert json.loads((killed / "run.json").read_text())["status"] == "running"
-    print(f"killed after step {steps_logged}; checkpoint at step {killed_at['step']}, "
+    info = json.loads((killed / "run.json").read_text())
+    print(f"{stop.name} after step {steps_logged}; checkpoint at step {killed_at['step']}, "
           f"batch {killed_at['batch_in_epoch']} of epoch {killed_at['epoch']}")
-    assert 0 < killed_at["step"] <= steps_logged < 72  # killed mid-run, after a checkpoint
+    if stop == signal.SIGKILL:
+        assert info["status"] == "running" and proc.returncode == -signal.SIGKILL
+        assert 0 < killed_at["step"] <= steps_logged < 72  # killed mid-run, after a checkpoint
+    else:  # the step it was in finished, was checkpointed and recorded; the shell's exit status for the signal
+        assert proc.returncode == 128 + stop, stderr.decode()[-2000:]
+        assert info["status"] == "interrupted" and f"stopped by {stop.name} at step {steps_logged}" in info["error"]
+        assert f"stopped by {stop.name}" in stderr.decode() and "Traceback" not in stderr.decode()
+        assert 0 < killed_at["step"] == steps_logged == info["step"] < 72
     resumed = subprocess.run(cmd, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resuming from {last} at step {killed_at['step']} " in resumed.stderr  # not a restart from scratch
@@ -284,6 +294,55 @@ def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_di
     assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, 9))
     run(data_dir, tmp_path / "reference", max_steps=8, save_every_steps=3)
     assert losses(out) == losses(tmp_path / "reference")  # the failure changed nothing about the numbers
+
+
+def test_a_full_disk_while_checkpointing_is_an_error_and_run_json_says_failed(data_dir, tmp_path, monkeypatch, run):
+    real_save = torch.save
+    saves = []
+
+    def third_to_a_full_disk(obj, path, *args, **kwargs):  # the third checkpoint meets a full disk (the kernel's)
+        saves.append(path)
+        return real_save(obj, "/dev/full" if len(saves) == 3 else path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", third_to_a_full_disk)
+    out = tmp_path / "r"
+    with pytest.raises(ReproError, match=r"checkpoints/(best|last)\.pt: could not be written \(.*MB free on its filesystem\)"):
+        run(data_dir, out, max_steps=8, save_every_steps=2)
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed" and "could not be written" in info["error"]
+    assert not _temporaries(out)
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 4  # the last good one (steps 2, 4; best.pt at 6 failed)
+
+
+def test_with_no_room_for_a_temporary_file_the_stop_is_still_recorded(data_dir, tmp_path, monkeypatch, run):
+    import errno
+    import tempfile
+
+    from repro.train import trainer
+
+    out = tmp_path / "r"
+    real_mkstemp, real_step = tempfile.mkstemp, trainer.training_step
+    full = []
+
+    def mkstemp(*args, **kwargs):
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_mkstemp(*args, **kwargs)
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            full.append(1)  # from now on the disk is full: no temporary file can be made
+            raise RuntimeError("out of space somewhere")
+        return real_step(*args, **kwargs)
+
+    calls: list[int] = []
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(trainer, "training_step", step)
+    with pytest.raises(RuntimeError):
+        run(data_dir, out, max_steps=8)
+    info = json.loads((out / "run.json").read_text())  # rewritten in place: not left at "running"
+    assert info["status"] == "failed" and info["step"] == 2
 
 
 def test_an_interrupt_is_recorded_as_interrupted(data_dir, tmp_path, monkeypatch, run):

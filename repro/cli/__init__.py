@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-from repro.errors import ReproError
+from repro.errors import Interrupted, ReproError
 
 # Each module defines add_parser(subparsers) and run(args) -> int.
 COMMANDS = ["fetch", "prepare", "train", "translate", "score", "rescore", "encode", "report", "estimate", "audit"]
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return exc.exit_code
     except ReproError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

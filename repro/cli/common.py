@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from repro.errors import DataError
 from repro.inference.config import DecodeConfig
+from repro.train.run_dir import is_run_dir
 
 if TYPE_CHECKING:
     import torch
@@ -66,7 +67,10 @@ def check_runs(paths: Sequence[str]) -> None:
     """Fail with the option's name when a ``--model`` is not a directory (before loading anything)."""
     for path in paths:
         if Path(path).is_dir():
-            continue
+            if is_run_dir(Path(path)):
+                continue
+            raise DataError("not a run directory (no run.json, no checkpoints/); give a directory written by "
+                            "`repro train` (--model)", path)
         if Path(path).exists():
             raise DataError("is a file, expected a run directory written by `repro train` (--model)", path)
         raise DataError("run directory not found (--model)", path)

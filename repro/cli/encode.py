@@ -37,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     from repro.inference.encode import encode_sentences
     from repro.inference.translate import Translator
-    from repro.io import atomic_save, atomic_write, read_text_lines
+    from repro.io import atomic_save, atomic_write, check_outputs, read_text_lines
 
     if not args.output.endswith((".npy", ".tsv")):
         raise ReproError(f"--output {args.output}: must end in .npy or .tsv")
+    check_outputs({"--output": args.output}, {"--input": args.input, "--config": args.config}, run_dirs=[args.model])
     decode, device = decode_setup(args)
     check_runs([args.model])
     lines = read_text_lines(args.input)

@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     from repro.config import load_config
     from repro.estimate.render import render
     from repro.estimate.run import EstimateOptions, estimate
+    from repro.io import check_outputs
 
+    check_outputs({"--json": args.json}, {f"--config {path}": path for path in args.config})
     if args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
     for name in ("cores", "gpus"):

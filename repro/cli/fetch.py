@@ -28,10 +28,12 @@ def run(args: argparse.Namespace) -> int:
     from repro.config import load_config
     from repro.data.config import PrepareConfig
     from repro.data.sources import make_source
-    from repro.io import atomic_write
+    from repro.io import atomic_write, check_outputs
 
     config = load_config(args.config, args.overrides, reads=("data",))
     source = make_source(PrepareConfig.from_dict(config.get("data")))
+    check_outputs({"--out": args.out}, {"--config": args.config,
+                                        **{f"the source's {path}": path for path in source.input_paths()}})
     source.fetch()
     with atomic_write(args.out, encoding="utf-8") as handle:
         json.dump(source.describe(), handle, indent=1)

@@ -33,14 +33,18 @@ def run(args: argparse.Namespace) -> int:
     from repro.inference.nbest import read_nbest
     from repro.inference.rescore import rescore_nbest, sequence_log_probs
     from repro.inference.translate import Translator
-    from repro.io import read_text_lines
+    from repro.io import check_outputs, read_text_lines
 
     if not 0.0 <= args.weight <= 1.0:
         raise ReproError(f"--weight must be in [0, 1], got {args.weight}")
+    check_outputs({"--output": args.output, "--scores": args.scores},
+                  {"--nbest": args.nbest, "--src": args.src, "--config": args.config}, run_dirs=args.model)
     decode, device = decode_setup(args)
     check_runs(args.model)
     sources = read_text_lines(args.src, "--src")
     entries = read_nbest(args.nbest, "--nbest")
+    if not entries:
+        raise DataError("the n-best list is empty: there is nothing to rescore (--nbest)", args.nbest)
     for lineno, e in enumerate(entries, 1):
         if e.sent_id >= len(sources):
             raise DataError(f"sentence id {e.sent_id} but --src has only {len(sources)} lines", args.nbest, lineno)

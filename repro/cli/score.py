@@ -89,8 +89,13 @@ def run(args: argparse.Namespace) -> int:
         sacrebleu_scores,
         sentence_stats,
     )
-    from repro.io import read_text_lines
+    from repro.io import check_outputs, read_text_lines
 
+    check_outputs({"--output": args.output},
+                  {option: getattr(args, option[2:].replace("-", "_"))
+                   for option in ("--hyp", "--ref", "--src", "--tokenized-hyp", "--tokenized-ref", "--hyp2",
+                                  "--tokenized-hyp2", "--config")},
+                  run_dirs=[args.model] if args.model else [])
     result: dict[str, Any] = {}
     has_hyp = args.hyp or args.tokenized_hyp
     if not has_hyp and not args.model:

@@ -7,7 +7,7 @@ import argparse
 from repro.cli.common import add_model_options, check_runs, decode_setup, write_lines
 from repro.errors import ReproError
 from repro.inference.config import BEAM_SIZE, MIN_LEN, SearchSettings
-from repro.io import read_text_lines
+from repro.io import check_outputs, read_text_lines
 
 HELP = "translate text with a trained run (or an ensemble of runs) by left-to-right beam search"
 
@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     search = SearchSettings(beam_size=args.beam, nbest=args.nbest or 1, min_len=args.min_len)
     if args.nbest and args.tokenized_copy:
         raise ReproError("--tokenized-copy writes 1-best translations; it cannot be combined with --nbest")
+    check_outputs({"--output": args.output, "--tokenized-copy": args.tokenized_copy},
+                  {"--input": args.input, "--config": args.config}, run_dirs=args.model)
     decode, device = decode_setup(args)
     check_runs(args.model)
     lines = read_text_lines(args.input)

@@ -296,6 +296,12 @@ def is_prepared_dir(path: str | Path) -> bool:
     return isinstance(meta, dict) and all(key in meta for key in META_KEYS)
 
 
+def _replaceable(path: Path) -> bool:
+    """A prepared directory that holds nothing else a user would lose: ``repro prepare`` writes only
+    files, so a folder inside (a run trained into it, say) makes it the user's."""
+    return is_prepared_dir(path) and not any(entry.is_dir() for entry in path.iterdir())
+
+
 def prepare(config: PrepareConfig, out_dir: str | Path, source: ParallelSource | None = None,
             progress: bool = True, inputs: Iterable[str | Path] = ()) -> dict[str, Any]:
     """Prepare ``out_dir`` from ``config`` (or an explicit ``source``); return the stats dict.
@@ -306,12 +312,12 @@ def prepare(config: PrepareConfig, out_dir: str | Path, source: ParallelSource |
     source = source or make_source(config)
     out_dir = Path(out_dir)
     protected = [*source.input_paths(), *inputs]
-    check_output_dir(out_dir, is_prepared_dir, protected, WRITER)  # refuse before the download and the work
+    check_output_dir(out_dir, _replaceable, protected, WRITER)  # refuse before the download and the work
     workers = config.workers or os.cpu_count() or 1
     settings = tokenizer_settings(config, source)
     started = time.perf_counter()
     source.fetch()
-    with atomic_dir(out_dir, is_prepared_dir, protected, WRITER) as out:
+    with atomic_dir(out_dir, _replaceable, protected, WRITER) as out:
         train_pairs: Iterable[tuple[str, str]] = source.iter_pairs("train")
         if settings["kind"] == "sentencepiece":
             _stage_pairs(train_pairs, out)

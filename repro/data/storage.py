@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.errors import DataError
-from repro.io import atomic_save
+from repro.io import atomic_save, write_failed
 
 SPLITS = ("train", "valid", "test")
 
@@ -170,8 +170,14 @@ class RaggedWriter:
         if not chunk:
             return
         self._lengths.append(np.fromiter((len(c) for c in chunk), dtype=np.int64, count=len(chunk)))
-        np.concatenate(chunk).astype(np.int32, copy=False).tofile(self._handle)
+        self._write(np.concatenate(chunk).astype(np.int32, copy=False))
         self.count += len(chunk)
+
+    def _write(self, ids: np.ndarray) -> None:
+        try:
+            ids.tofile(self._handle)
+        except OSError as exc:
+            raise write_failed(self._ids_tmp, exc) from None
 
     def append_arrays(self, ids: np.ndarray, lengths: np.ndarray) -> None:
         """Append sequences given as one flat id array and their lengths (what workers return)."""
@@ -180,14 +186,20 @@ class RaggedWriter:
             raise ValueError(f"lengths sum to {int(lengths.sum())} but {len(ids)} ids were given")
         if len(lengths):
             self._lengths.append(lengths)
-            np.asarray(ids, dtype=np.int32).tofile(self._handle)
+            self._write(np.asarray(ids, dtype=np.int32))
             self.count += len(lengths)
 
     def close(self) -> RaggedArray:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as exc:  # the buffered tail could not be written
+            raise write_failed(self._ids_tmp, exc) from None
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
+        written, expected = Path(self._ids_tmp).stat().st_size, int(offsets[-1]) * 4
+        if written != expected:  # a full disk can cut a write short without an error
+            raise write_failed(self._ids_tmp, OSError(f"{expected} bytes requested and {written} written"))
         raw = np.memmap(self._ids_tmp, dtype=np.int32, mode="r") if offsets[-1] else np.zeros(0, np.int32)
         array = RaggedArray(raw, offsets)
         array.save(self.prefix)

@@ -88,7 +88,14 @@ def provenance(run_dirs: list[Path], repo: Path | None = None) -> dict[str, Any]
     """Where and with what code the runs were made: the platform each run.json records, and the git commit."""
     platforms = []
     for run_dir in run_dirs:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        path = run_dir / "run.json"
+        if not path.is_file():
+            raise ReproError(f"{path}: missing; train the experiment's runs first (snakemake --cores all) "
+                             "before comparing its results with the reference")
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ReproError(f"{path}: not valid JSON ({exc})") from None
         environment = info.get("environment") or {}
         platform = {key: environment.get(key) for key in PLATFORM_KEYS}
         platform["dtype"] = training_dtype(info)
@@ -309,8 +316,12 @@ def write_comparison(results: Path, reference: Path, experiment: str, run_dirs: 
                      repo: Path | None = None) -> Comparison:
     """Write ``provenance.json``, ``comparison.json`` and ``comparison.md`` into ``results``."""
     results = Path(results)
+    if not (results / TABLES).is_dir():
+        raise ReproError(f"{results}: holds no {TABLES}/ to compare; run the experiment first "
+                         "(snakemake --cores all writes them)")
+    record = provenance(run_dirs, repo)  # before anything is written: a missing run leaves nothing behind
     with atomic_write(results / PROVENANCE, encoding="utf-8") as handle:
-        json.dump(provenance(run_dirs, repo), handle, indent=1)
+        json.dump(record, handle, indent=1)
         handle.write("\n")
     comparison = compare(results, reference, experiment)
     with atomic_write(results / f"{COMPARISON}.json", encoding="utf-8") as handle:

@@ -26,6 +26,7 @@ from repro.models.config import DATA_DEFINED_KEYS
 from repro.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
+from repro.train.run_dir import check_run_dir
 
 DEFAULT_EVALS = 5
 
@@ -93,11 +94,13 @@ def audit_run(run_dir: str | Path, out_dir: str | Path, evals: int = DEFAULT_EVA
     held = replace(cfg, lr_schedule="constant", lr=final_lr, early_stopping_patience=None, min_lr=0.0,
                    epochs=ceiling, max_steps=None, progress=progress)
 
+    data_dir = Path(data_dir or info["data_dir"])
     seeded = checkpoint_path(out_dir, "last")
     if not seeded.exists():  # else: an interrupted audit, resumed by the trainer
+        check_run_dir(out_dir, data_dir)  # the audit's directory is a run directory: new, empty or its own
         save_checkpoint(seeded, {**payload, "train_config": held.to_dict()})
     model_section = {k: v for k, v in payload["model_config"].items() if k not in DATA_DEFINED_KEYS}
-    train(data_dir or info["data_dir"], out_dir, model_section, held)
+    train(data_dir, out_dir, model_section, held)
 
     further = [entry for entry in read_log(out_dir) if entry["kind"] == "valid" and entry["step"] > info["step"]]
     result = AuditResult(run_dir=str(run_dir), stop_reason=info.get("stop_reason"), stopped_epoch=stopped_epoch,

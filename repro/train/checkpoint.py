@@ -2,7 +2,8 @@
 
 A checkpoint is one ``torch.save`` dict: ``model_config``, ``model`` (state dict), and, for resuming,
 ``optimizer``, ``schedule``, ``trainer`` (step, epoch, position in the data order, best validation
-perplexity) and ``rng`` (every generator's state) as the trainer writes them.
+perplexity), ``rng`` (every generator's state) and ``data_fingerprint`` (the digests of the files it
+was trained on, ``repro.data.fingerprint``) as the trainer writes them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from repro.data.fingerprint import VOCABULARIES, check_fingerprint
 from repro.data.storage import load_meta
 from repro.data.vocab import Vocab
 from repro.errors import ReproError
@@ -60,10 +62,21 @@ def copy_data_files(data_dir: str | Path, run_dir: str | Path) -> None:
             shutil.copyfile(source, target / name)
 
 
-def write_run_json(run_dir: str | Path, info: dict[str, Any]) -> None:
-    with atomic_write(Path(run_dir) / "run.json", encoding="utf-8") as handle:
-        json.dump(info, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+def write_run_json(run_dir: str | Path, info: dict[str, Any], last_resort: bool = False) -> None:
+    """Write run.json atomically. ``last_resort`` (recording why a run stopped): when there is no room
+    for the temporary copy (a full disk), rewrite the existing file in place rather than leave it saying
+    ``running``; it is small, and its blocks are reused."""
+    path = Path(run_dir) / "run.json"
+    text = json.dumps(info, indent=2, sort_keys=True) + "\n"
+    try:
+        with atomic_write(path, encoding="utf-8") as handle:
+            handle.write(text)
+    except ReproError:
+        if not (last_resort and path.is_file()):
+            raise
+        with open(path, "r+", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.truncate()
 
 
 def environment_info(device: torch.device) -> dict[str, Any]:
@@ -149,9 +162,19 @@ def load_run(run_dir: str | Path, which: str = "best", device: str | torch.devic
     path = checkpoint_path(run_dir, which)
     if not path.exists() and which == "best":
         path = checkpoint_path(run_dir, "last")
-    model = model_from_checkpoint(load_checkpoint(path, map_location="cpu")).to(device).eval()
+    payload = load_checkpoint(path, map_location="cpu")
     data = run_dir / "data"
     if not (data / "meta.json").exists():
         raise ReproError(f"{run_dir}: run has no data/meta.json (was it written by `repro train`?)")
     meta = load_meta(data)
-    return LoadedRun(model, Vocab.load(data / "vocab.src.txt"), Vocab.load(data / "vocab.tgt.txt"), meta, run_dir)
+    advice = "the run's data/ must hold the vocabularies of the data directory it was trained on"
+    recorded = payload.get("data_fingerprint") or {}
+    check_fingerprint({name: recorded[name] for name in VOCABULARIES if name in recorded}, data, path, advice)
+    vocabs = {side: Vocab.load(data / f"vocab.{side}.txt") for side in ("src", "tgt")}
+    for side, vocab in vocabs.items():  # what a checkpoint from before fingerprints can still be checked on
+        size = payload["model_config"][f"{side}_vocab_size"]
+        if len(vocab) != size:
+            raise ReproError(f"{data / f'vocab.{side}.txt'}: {len(vocab)} entries, but the model in {path} was "
+                             f"trained with a vocabulary of {size}; {advice}")
+    model = model_from_checkpoint(payload).to(device).eval()
+    return LoadedRun(model, vocabs["src"], vocabs["tgt"], meta, run_dir)

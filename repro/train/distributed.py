@@ -61,6 +61,12 @@ def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return values
 
 
+def all_reduce_max(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    if info.enabled:
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return values
+
+
 def all_gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     if not info.enabled:
         return [obj]

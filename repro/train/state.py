@@ -75,9 +75,11 @@ class TrainState:
 
 def checkpoint_payload(*, model_config: ModelConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                        train_config: TrainConfig, lr: float, epoch: float, state: TrainState, world_size: int,
-                       train_pairs: int, rngs: list[dict[str, Any]]) -> dict[str, Any]:
+                       train_pairs: int, rngs: list[dict[str, Any]], data_fingerprint: dict[str, str]
+                       ) -> dict[str, Any]:
     """The checkpoint dict (``repro.train.checkpoint`` describes its keys); ``rngs`` holds one
-    :func:`rng_state` per rank."""
+    :func:`rng_state` per rank; ``data_fingerprint`` the digests of the files the run trains on
+    (``repro.data.fingerprint``)."""
     return {
         "model_config": model_config.to_dict(),
         "model": model.state_dict(),
@@ -86,6 +88,7 @@ def checkpoint_payload(*, model_config: ModelConfig, model: torch.nn.Module, opt
         "schedule": {"kind": train_config.lr_schedule, "lr": lr, "epoch": epoch},
         "trainer": {**state.to_dict(), "world_size": world_size, "train_pairs": train_pairs},
         "rng": rngs,
+        "data_fingerprint": data_fingerprint,
     }
 
 

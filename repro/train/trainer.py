@@ -12,18 +12,23 @@ module; the ``repro`` command shows them on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from repro.data.batching import iterate_collated, shard
+from repro.data.fingerprint import check_fingerprint, fingerprint
 from repro.device import check_bf16, resolve_device
-from repro.errors import ReproError
+from repro.errors import Interrupted, ReproError
 from repro.models.seq2seq import Seq2Seq
 from repro.train import distributed
 from repro.train.checkpoint import (
@@ -40,6 +45,7 @@ from repro.train.distributed import DistInfo
 from repro.train.evaluate import perplexity
 from repro.train.from_data import load_train_data, model_config_for
 from repro.train.log import LogWriter, log_path, truncate_log
+from repro.train.run_dir import check_run_dir, clear_run, locked_run_dir
 from repro.train.schedule import crossed, decays_to_floor, learning_rate
 from repro.train.state import (
     TrainState,
@@ -53,21 +59,54 @@ from repro.train.step import Diverged, make_optimizer, set_lr, training_step
 logger = logging.getLogger(__name__)
 
 _EPS = 1e-9
+# What a cluster sends before it ends a job: SIGTERM at a time limit or preemption (SLURM, Kubernetes),
+# SIGUSR1 as the warning SLURM's --signal asks for. Either saves a checkpoint after the current step.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
 def train(data_dir: str | Path, run_dir: str | Path, model_section: dict[str, Any] | None = None,
-          train_config: TrainConfig | None = None) -> dict[str, Any]:
-    """Train (or resume, when ``run_dir/checkpoints/last.pt`` exists) and return the final run.json."""
+          train_config: TrainConfig | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Train (or resume, when ``run_dir/checkpoints/last.pt`` exists) and return the final run.json.
+
+    ``run_dir`` must be new, empty or this run's (``repro.train.run_dir``); ``overwrite`` starts a finished
+    run afresh. A signal of ``STOP_SIGNALS`` saves a checkpoint and raises :class:`Interrupted`.
+    """
     data_dir, run_dir = Path(data_dir).resolve(), Path(run_dir)
     cfg = train_config or TrainConfig()
     dist_info = distributed.from_env()
+    if dist_info.is_main:
+        check_run_dir(run_dir, data_dir, overwrite)  # before any work, and without creating anything
     device = resolve_device(cfg.device, dist_info.local_rank if dist_info.enabled else None)
     bf16 = cfg.bf16 and check_bf16(device, "train.bf16")
     distributed.init(dist_info, device)
     try:
-        return _Run(data_dir, run_dir, model_section, cfg, dist_info, device, bf16).run()
+        with _stop_signals() as received, (locked_run_dir(run_dir) if dist_info.is_main
+                                           else contextlib.nullcontext()):
+            if dist_info.is_main:
+                check_run_dir(run_dir, data_dir, overwrite)  # again, now that no other process can write it
+            run = _Run(data_dir, run_dir, model_section, cfg, dist_info, device, bf16, overwrite)
+            run.signals = received
+            return run.run()
     finally:
         distributed.shutdown()
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[list[int]]:
+    """Record the ``STOP_SIGNALS`` received in the block (the loop reads them after each step) instead of
+    dying on them; the previous handlers come back afterwards. Python handles signals in the main thread
+    only: elsewhere (a test's worker thread) the default handling stays."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {signum: signal.signal(signum, lambda number, frame: received.append(number))
+                for signum in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class _Run:
@@ -75,14 +114,14 @@ class _Run:
     without touching the run directory; :meth:`run` creates or updates the run directory and trains."""
 
     def __init__(self, data_dir: Path, run_dir: Path, model_section: dict[str, Any] | None, cfg: TrainConfig,
-                 dist_info: DistInfo, device: torch.device, bf16: bool) -> None:
-        self.data_dir, self.run_dir, self.cfg = data_dir, run_dir, cfg
+                 dist_info: DistInfo, device: torch.device, bf16: bool, overwrite: bool = False) -> None:
+        self.data_dir, self.run_dir, self.cfg, self.overwrite = data_dir, run_dir, cfg, overwrite
         self.bf16 = bf16  # train.bf16 where the device supports it (else fp32, with a notice)
         self.dist, self.device = dist_info, device
         self.main = dist_info.is_main
         self.model_config = model_config_for(data_dir, model_section)
         self.last_path = checkpoint_path(run_dir, "last")
-        self.resume = self.last_path.exists()
+        self.resume = self.last_path.exists() and not overwrite
         payload = load_checkpoint(self.last_path) if self.resume else None
         if payload is not None:
             self._check_resume_compatible(payload)
@@ -90,6 +129,10 @@ class _Run:
         data = load_train_data(data_dir, cfg)
         self.train_split, self.valid_split = data.train_split, data.valid_split
         self.sampler, self.train_pairs = data.sampler, data.train_pairs
+        self.fingerprint = fingerprint(data_dir)
+        if payload is not None:  # a damaged directory is reported as such above; a different one here
+            check_fingerprint(payload.get("data_fingerprint"), data_dir, self.last_path,
+                              "resume with the --data the run was started with, or give a new --out directory")
         if payload is not None and payload["trainer"].get("train_pairs", self.train_pairs) != self.train_pairs:
             raise ReproError(f"{self.last_path}: the run was trained on {payload['trainer']['train_pairs']} "
                              f"training pairs, {data_dir} has {self.train_pairs}; cannot resume on other data")
@@ -113,6 +156,7 @@ class _Run:
         self.log = LogWriter(run_dir, enabled=self.main)  # opened by run(), once the run directory exists
         self.lr = 0.0  # the rate of the current step
         self.saved_step: int | None = None  # the step of the last checkpoint this process wrote
+        self.signals: list[int] = []  # the STOP_SIGNALS received so far (train() hands its list in)
 
     def _check_resume_compatible(self, payload: dict[str, Any]) -> None:
         if payload["model_config"] != self.model_config.to_dict():
@@ -150,6 +194,8 @@ class _Run:
         # "running" (that is what a SIGKILL leaves, and what resuming is for).
         try:
             if self.main:
+                if self.overwrite:
+                    clear_run(self.run_dir)
                 remove_orphaned_temporaries(self.run_dir)
                 copy_data_files(self.data_dir, self.run_dir)
                 path = log_path(self.run_dir)
@@ -173,6 +219,9 @@ class _Run:
         except KeyboardInterrupt:
             self._record_stop("interrupted", "KeyboardInterrupt")
             raise
+        except Interrupted as exc:
+            self._record_stop("interrupted", str(exc))
+            raise
         except BaseException as exc:
             self._record_stop("failed", str(exc) if isinstance(exc, ReproError) else f"{type(exc).__name__}: {exc}")
             raise
@@ -184,7 +233,7 @@ class _Run:
         """Write run.json for a run that stopped early; a failure to write it (a full disk, say) is reported
         but must not hide the exception that stopped the run."""
         try:
-            self._write_run_json(status, error)
+            self._write_run_json(status, error, last_resort=True)
         except Exception as exc:  # noqa: BLE001 -- the original exception is re-raised by the caller
             if self.main:
                 logger.warning(f"warning: {self.run_dir}: could not record status {status!r} in run.json: {exc}")
@@ -220,26 +269,27 @@ class _Run:
                 "evals_since_best": conv.evals_since_best,
                 "final_lr": self._learning_rate(self._epoch_float()),
                 "stop_reason": (self._stop() or (None,))[0] if status == "done" else None,
-                "environment": self.environment}
+                "data_fingerprint": self.fingerprint, "environment": self.environment}
 
-    def _write_run_json(self, status: str, error: str | None = None) -> dict[str, Any]:
+    def _write_run_json(self, status: str, error: str | None = None, last_resort: bool = False) -> dict[str, Any]:
         """run.json (rank 0 only); ``error`` says why a run stopped with status failed, interrupted or
         diverged, and is absent otherwise (a resumed run's run.json no longer carries the old error)."""
         info = self._run_info(status)
         if error is not None:
             info["error"] = error
         if self.main:
-            write_run_json(self.run_dir, info)
+            write_run_json(self.run_dir, info, last_resort)
         return info
 
     def _save(self, best: bool) -> None:
         rngs = distributed.all_gather_objects(rng_state(self.device), self.dist)
         if not self.main:
+            self.saved_step = self.state.step  # rank 0 writes it
             return
         payload = checkpoint_payload(model_config=self.model_config, model=self.model, optimizer=self.optimizer,
                                      train_config=self.cfg, lr=self.lr, epoch=self._epoch_float(),
                                      state=self.state, world_size=self.dist.world_size,
-                                     train_pairs=self.train_pairs, rngs=rngs)
+                                     train_pairs=self.train_pairs, rngs=rngs, data_fingerprint=self.fingerprint)
         if best:
             save_checkpoint(checkpoint_path(self.run_dir, "best"), payload)
         save_checkpoint(self.last_path, payload)
@@ -303,6 +353,20 @@ class _Run:
             return "max_steps", f"reached train.max_steps = {cfg.max_steps}"
         return None
 
+    def _stop_if_signalled(self) -> None:
+        """After a step: on a stop signal (received by any rank), save a checkpoint unless this step just
+        wrote one, and raise :class:`Interrupted`; every rank stops at the same step."""
+        flag = torch.tensor([float(max(self.signals, default=0))], device=self.device)
+        signum = int(distributed.all_reduce_max(flag, self.dist).item())
+        if not signum:
+            return
+        if self.saved_step != self.state.step:
+            self._save(best=False)
+        name = signal.Signals(signum).name
+        raise Interrupted(f"{self.run_dir}: stopped by {name} at step {self.state.step} (epoch "
+                          f"{self._epoch_float():.3f}), checkpoint saved; run the same command again to resume",
+                          128 + signum)
+
     def _done(self) -> bool:
         return self._stop() is not None
 
@@ -355,6 +419,8 @@ class _Run:
                     if evaluate or s.step % cfg.save_every_steps == 0:
                         self._save(best)
                     s.elapsed_s += time.perf_counter() - wall
+                    if not finished:
+                        self._stop_if_signalled()
                     start = wall = time.perf_counter()
                 if s.batch_in_epoch >= self.sampler.num_batches(s.epoch):
                     s.epoch += 1
