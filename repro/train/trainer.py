@@ -129,8 +129,10 @@ class _Run:
         data = load_train_data(data_dir, cfg)
         self.train_split, self.valid_split = data.train_split, data.valid_split
         self.sampler, self.train_pairs = data.sampler, data.train_pairs
-        self.fingerprint = fingerprint(data_dir)
-        if payload is not None:  # a damaged directory is reported as such above; a different one here
+        # rank 0 writes the checkpoints and run.json that carry it (and refuses a resume on other data,
+        # which ends the launch): the other ranks need not read every file again
+        self.fingerprint = fingerprint(data_dir) if self.main else {}
+        if payload is not None and self.main:  # a damaged directory is reported as such above; a different one here
             check_fingerprint(payload.get("data_fingerprint"), data_dir, self.last_path,
                               "resume with the --data the run was started with, or give a new --out directory")
         if payload is not None and payload["trainer"].get("train_pairs", self.train_pairs) != self.train_pairs:
