@@ -92,6 +92,13 @@ def is_write_failure(exc: BaseException) -> bool:
                                               or "unexpected pos" in str(exc))
 
 
+def within(inner: str | os.PathLike, outer: str | os.PathLike) -> bool:
+    """Whether ``inner`` is ``outer`` or lies inside it, compared as written and with symbolic links
+    resolved, so that neither spelling slips through."""
+    inner, outer = Path(os.path.abspath(inner)), Path(os.path.abspath(outer))
+    return any(a == b or b in a.parents for a, b in ((inner, outer), (inner.resolve(), outer.resolve())))
+
+
 def _temp_file_beside(path: Path) -> str:
     """A private temporary file in ``path``'s directory, with OS errors turned into a message."""
     if path.is_dir():
@@ -214,11 +221,6 @@ def check_output_dir(path: str | os.PathLike, owned: Callable[[Path], bool] | No
     shown = Path(path)
     out = Path(os.path.abspath(path))
     advice = "choose a new or empty directory"
-
-    def within(inner: Path, outer: Path) -> bool:
-        # compared as written and with symbolic links resolved, so neither spelling slips through
-        return any(a == b or b in a.parents for a, b in ((inner, outer), (inner.resolve(), outer.resolve())))
-
     if within(Path.cwd(), out):
         raise ReproError(f"{shown}: is the current directory or one of its parents; refusing to replace it "
                          f"with {writer}'s output ({advice}, e.g. {shown / 'data'})")
@@ -315,8 +317,7 @@ def check_outputs(outputs: dict[str, str | os.PathLike | None], inputs: dict[str
             if same_path(path, target):
                 raise ReproError(f"{path}: given both as {other} and as {option}; give each output its own file")
         for run_dir in run_dirs:
-            full, run = Path(os.path.abspath(path)).resolve(), Path(os.path.abspath(run_dir)).resolve()
-            if run in full.parents:
+            if within(path, run_dir):
                 raise ReproError(f"{path}: {option} lies inside the run directory {run_dir}, whose files belong to "
                                  "`repro train`; write the output elsewhere")
 

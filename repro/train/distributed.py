@@ -61,10 +61,14 @@ def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return values
 
 
-def all_reduce_max(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    if info.enabled:
-        dist.all_reduce(values, op=dist.ReduceOp.MAX)
-    return values
+def max_over_ranks(value: int, info: DistInfo, device: torch.device) -> int:
+    """The largest of every rank's ``value``; a single process returns its own without touching the device
+    (called every step: no tensor, no synchronisation where there is nothing to agree on)."""
+    if not info.enabled:
+        return value
+    values = torch.tensor([value], dtype=torch.int64, device=device)
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return int(values.item())
 
 
 def all_gather_objects(obj: Any, info: DistInfo) -> list[Any]:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from repro.errors import ReproError
-from repro.io import cannot_write
+from repro.io import cannot_write, within
 
 RUN_JSON = "run.json"
 LOCK = "run.lock"
@@ -51,15 +51,10 @@ def _status(path: Path) -> str | None:
         return None
 
 
-def _within(inner: Path, outer: Path) -> bool:
-    inner, outer = inner.resolve(), outer.resolve()
-    return inner == outer or outer in inner.parents
-
-
 def check_run_dir(run_dir: Path, data_dir: Path, overwrite: bool = False) -> None:
     """Refuse (``ReproError``) a ``--out`` that ``repro train`` must not write; reads only."""
     advice = "give a new --out directory"
-    if _within(run_dir, data_dir):
+    if within(run_dir, data_dir):
         raise ReproError(f"{run_dir}: is {'the' if run_dir.resolve() == data_dir.resolve() else 'inside the'} "
                          f"data directory {data_dir}, which `repro prepare` replaces whole; {advice} outside it")
     if not run_dir.exists():

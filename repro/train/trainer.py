@@ -84,9 +84,7 @@ def train(data_dir: str | Path, run_dir: str | Path, model_section: dict[str, An
                                            else contextlib.nullcontext()):
             if dist_info.is_main:
                 check_run_dir(run_dir, data_dir, overwrite)  # again, now that no other process can write it
-            run = _Run(data_dir, run_dir, model_section, cfg, dist_info, device, bf16, overwrite)
-            run.signals = received
-            return run.run()
+            return _Run(data_dir, run_dir, model_section, cfg, dist_info, device, bf16, overwrite, received).run()
     finally:
         distributed.shutdown()
 
@@ -114,7 +112,8 @@ class _Run:
     without touching the run directory; :meth:`run` creates or updates the run directory and trains."""
 
     def __init__(self, data_dir: Path, run_dir: Path, model_section: dict[str, Any] | None, cfg: TrainConfig,
-                 dist_info: DistInfo, device: torch.device, bf16: bool, overwrite: bool = False) -> None:
+                 dist_info: DistInfo, device: torch.device, bf16: bool, overwrite: bool = False,
+                 signals: list[int] | None = None) -> None:
         self.data_dir, self.run_dir, self.cfg, self.overwrite = data_dir, run_dir, cfg, overwrite
         self.bf16 = bf16  # train.bf16 where the device supports it (else fp32, with a notice)
         self.dist, self.device = dist_info, device
@@ -158,7 +157,7 @@ class _Run:
         self.log = LogWriter(run_dir, enabled=self.main)  # opened by run(), once the run directory exists
         self.lr = 0.0  # the rate of the current step
         self.saved_step: int | None = None  # the step of the last checkpoint this process wrote
-        self.signals: list[int] = []  # the STOP_SIGNALS received so far (train() hands its list in)
+        self.signals = signals if signals is not None else []  # the STOP_SIGNALS received so far (train()'s list)
 
     def _check_resume_compatible(self, payload: dict[str, Any]) -> None:
         if payload["model_config"] != self.model_config.to_dict():
@@ -358,8 +357,7 @@ class _Run:
     def _stop_if_signalled(self) -> None:
         """After a step: on a stop signal (received by any rank), save a checkpoint unless this step just
         wrote one, and raise :class:`Interrupted`; every rank stops at the same step."""
-        flag = torch.tensor([float(max(self.signals, default=0))], device=self.device)
-        signum = int(distributed.all_reduce_max(flag, self.dist).item())
+        signum = distributed.max_over_ranks(max(self.signals, default=0), self.dist, self.device)
         if not signum:
             return
         if self.saved_step != self.state.step:
