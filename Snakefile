@@ -12,8 +12,10 @@
 #   paper §       rule                 file                           writes
 #   3.1           fetch, prepare       workflows/rules/prepare.smk    work/<exp>/data/
 #   3.4           train                workflows/rules/train.smk      work/<exp>/runs/<run>/
-#   3.2, 3.6      translate            workflows/rules/translate.smk  work/<exp>/decode/<decoder>/beam<k>.txt
-#   3.6, 3.3      score, perplexity    workflows/rules/score.smk      work/<exp>/scores/, perplexity/
+#   3.2, 3.6      translate            workflows/rules/translate.smk  work/<exp>/records/systems/<decoder>/beam<k>.txt
+#   3.6, 3.3      score, perplexity    workflows/rules/score.smk      work/<exp>/records/systems/, perplexity/
+#   records       record_data, _run,   workflows/rules/records.smk    work/<exp>/records/data.json, runs/, figure2.json
+#                 record_figure2
 #   3.6, 3.3      paper_table          workflows/rules/report.smk     results/<exp>/tables/{table1,reversal,beam,table2}
 #   3.7, 3.8      figure3, figure2     workflows/rules/report.smk     results/<exp>/figures/fig3_*, fig2_pca
 #   ablations     ablations            workflows/rules/report.smk     results/<exp>/tables/ablation_*, claims.{md,json}
@@ -41,6 +43,7 @@ include: "workflows/rules/prepare.smk"
 include: "workflows/rules/train.smk"
 include: "workflows/rules/translate.smk"
 include: "workflows/rules/score.smk"
+include: "workflows/rules/records.smk"
 include: "workflows/rules/report.smk"
 include: "workflows/rules/estimate.smk"
 include: "workflows/rules/audit.smk"

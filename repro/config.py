@@ -23,7 +23,7 @@ from repro.errors import ConfigError
 T = TypeVar("T")
 
 # The top-level keys of an experiment config (workflows/schemas/config.schema.yaml describes them).
-SECTIONS = ("experiment", "reference", "data", "model", "train", "decode", "paper", "ablations", "resources")
+SECTIONS = ("experiment", "reference", "records_from", "data", "model", "train", "decode", "paper", "ablations", "resources")
 # What a device setting (train.device, decode.device, --device) may say; repro.device resolves it.
 DEVICES = ("auto", "cpu", "cuda")
 

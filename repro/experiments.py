@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from repro.config import coerce, dataclass_from_dict
@@ -211,6 +211,15 @@ class SystemSpec:
         return self.decoder.runs
 
 
+@dataclass(frozen=True)
+class Part:
+    """A part of an experiment (``Plan.parts``): runs, and the systems that decode them."""
+
+    name: str
+    runs: tuple[RunSpec, ...]
+    systems: tuple[SystemSpec, ...] = ()
+
+
 @dataclass
 class Plan:
     """Every variant, run, decoder and system of an experiment, by name."""
@@ -277,6 +286,16 @@ class Plan:
 
     def ablation_axes(self) -> list[str]:
         return [axis for axis in AXES if self.variants_on(axis)]
+
+    def parts(self) -> dict[str, Part]:
+        """The experiment in parts that can be trained in separate sittings or on separate machines, each
+        holding every run its systems decode (an ensemble's members with it): the paper's matrix (its
+        reversed and forward runs, every system decoding them), then one part per ablation axis."""
+        parts = {PAPER_AXIS: Part(PAPER_AXIS, tuple(r for r in self.runs.values() if r.variant.axis == PAPER_AXIS))}
+        for axis in self.ablation_axes():
+            parts[axis] = Part(axis, tuple(r for r in self.runs.values() if r.variant.axis == axis))
+        return {name: replace(part, systems=tuple(s for s in self.systems.values() if s.runs[0] in part.runs))
+                for name, part in parts.items()}
 
 
 def _section_dataclass(section: str) -> type:

@@ -79,18 +79,66 @@ class Layout:
         """The convergence audit's record of a run (``repro.train.audit.AuditResult``)."""
         return f"{self.audit_dir(run)}/{AUDIT_RECORD}"
 
-    def translation(self, decoder: str, search: str, tokenized: bool = False) -> str:
-        """1-best translations of the test split (detokenized, or Moses-tokenized for the paper's BLEU)."""
-        return f"{self.root}/decode/{decoder}/{search}{'.tok' if tokenized else ''}.txt"
-
-    def scores(self, decoder: str, search: str) -> str:
-        return f"{self.root}/scores/{decoder}/{search}.json"
-
-    def perplexity(self, run: str) -> str:
-        return f"{self.root}/perplexity/{run}.json"
+    @property
+    def records(self) -> RecordsLayout:
+        """What the reports read (``repro.records``): the steps write their results there."""
+        return RecordsLayout(f"{self.root}/{RECORDS}")
 
     def encoding(self, run: str) -> str:
         return f"{self.root}/encode/{run}.npz"
+
+
+RECORDS = "records"  # in a work directory, a results directory and a committed reference
+
+
+@dataclass(frozen=True)
+class RecordsLayout:
+    """The records of an experiment (``repro.records``), in a work directory's ``records/``, a results
+    directory's and a committed reference's: small text files, the same names in each.
+
+    data.json, test.ref.txt, test.ref.tok.txt   the test set: references, per-sentence source features
+    runs/<run>.json, runs/<run>.train.tsv        a run's run.json and learning curves
+    systems/<decoder>/<search>.json, .txt, .tok.txt   a system's scores and its translations as scored
+    perplexity/<run>.json                        a run's test perplexity
+    figure2.json                                 Figure 2's encoder states
+    audit/<run>.json                             a run's convergence audit (``snakemake audit``)
+    """
+
+    root: str = ""  # "": the names relative to a records directory
+
+    def _at(self, name: str) -> str:
+        return f"{self.root}/{name}" if self.root else name
+
+    @property
+    def data(self) -> str:
+        return self._at("data.json")
+
+    def references(self, tokenized: bool = False) -> str:
+        """The test split's references (detokenized, or Moses-tokenized for the paper's BLEU)."""
+        return self._at(f"test.ref{'.tok' if tokenized else ''}.txt")
+
+    def run(self, run: str) -> str:
+        return self._at(f"runs/{run}.json")
+
+    def train_curve(self, run: str) -> str:
+        return self._at(f"runs/{run}.train.tsv")
+
+    def translation(self, decoder: str, search: str, tokenized: bool = False) -> str:
+        """1-best translations of the test split (detokenized, or Moses-tokenized for the paper's BLEU)."""
+        return self._at(f"systems/{decoder}/{search}{'.tok' if tokenized else ''}.txt")
+
+    def scores(self, decoder: str, search: str) -> str:
+        return self._at(f"systems/{decoder}/{search}.json")
+
+    def perplexity(self, run: str) -> str:
+        return self._at(f"perplexity/{run}.json")
+
+    @property
+    def figure2(self) -> str:
+        return self._at("figure2.json")
+
+    def audit(self, run: str) -> str:
+        return self._at(f"audit/{run}.json")
 
 
 # Names inside a results directory (and inside its committed reference, which has the same layout).
@@ -143,3 +191,8 @@ class ResultsLayout:
     @property
     def provenance(self) -> str:
         return f"{self.root}/{PROVENANCE}"
+
+    @property
+    def records(self) -> str:
+        """Every record behind these results (``repro.records``), gathered by ``repro report compare``."""
+        return f"{self.root}/{RECORDS}"

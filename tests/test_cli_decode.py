@@ -21,7 +21,8 @@ from repro.evaluation.bleu import corpus_bleu_paper
 from repro.inference.beam_search import beam_search
 from repro.inference.ensemble import Ensemble
 from repro.models.seq2seq import ModelConfig, Seq2Seq
-from repro.train.checkpoint import copy_data_files, load_run, save_checkpoint, write_run_json
+from repro.train.checkpoint import copy_data_files, load_run, save_checkpoint
+from repro.train.run_info import RunInfo, Status, write_run_info
 
 SRC_WORDS = "the cat dog sat on a mat red big , . hello world !".split()
 TGT_WORDS = "le la chat chien assis sur un tapis rouge grand , . bonjour monde !".split()
@@ -52,7 +53,7 @@ def write_run(run_dir, data_dir, seed, attention="none", reverse=True):
     model = Seq2Seq(cfg).eval()
     copy_data_files(data_dir, run_dir)
     save_checkpoint(run_dir / "checkpoints" / "best.pt", {"model_config": cfg.to_dict(), "model": model.state_dict()})
-    write_run_json(run_dir, {"data_dir": str(data_dir), "model": cfg.to_dict(), "status": "done"})
+    write_run_info(run_dir, RunInfo(status=Status.DONE, data_dir=str(data_dir), model=cfg.to_dict()))
     return model
 
 
@@ -107,7 +108,7 @@ def test_translate_stdin_stdout_and_unk_kept(env, monkeypatch, capsys):
     run = env["root"] / "run_unk"
     copy_data_files(env["data"], run)
     save_checkpoint(run / "checkpoints" / "last.pt", {"model_config": model.config.to_dict(), "model": model.state_dict()})
-    write_run_json(run, {})
+    write_run_info(run, RunInfo(status=Status.RUNNING))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello world !\n")))
     assert main(["translate", "--model", str(run), "--beam", "2", "--set", "decode.device=cpu", "--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()

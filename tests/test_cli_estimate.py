@@ -54,7 +54,7 @@ def test_estimate_reports_every_model_system_and_total(tmp_path: Path, capsys) -
     code, result, text = estimate(tmp_path, capsys)
     assert code == 0
     experiment = plan(TINY)
-    assert set(result) == {"config", "readiness", "data", "models", "decoding", "totals", "caveats"}
+    assert set(result) == {"config", "readiness", "data", "models", "decoding", "parts", "totals", "caveats"}
     assert READINESS_FIELDS <= set(result["readiness"]) and result["readiness"]["ready"] is True
     assert TOTAL_FIELDS <= set(result["totals"])
     assert [m["variant"] for m in result["models"]] == list(experiment.variants)
@@ -74,8 +74,15 @@ def test_estimate_reports_every_model_system_and_total(tmp_path: Path, capsys) -
     totals = result["totals"]
     assert totals["serial_s"] >= totals["parallel_s"] > 0 and totals["capacity"] == 2
     assert totals["serial_s"] >= totals["train_s"] + totals["decode_s"]  # + test perplexity and scoring jobs
+    # the parts divide the runs and systems between them, each part's time within the whole
+    parts = result["parts"]
+    assert parts[0]["target"] == "part_paper" and len(parts) == 1 + len(experiment.ablation_axes())
+    assert sum(p["runs"] for p in parts) == len(experiment.runs)
+    assert sum(p["systems"] for p in parts) == len(experiment.systems)
+    assert all(0 < p["parallel_s"] <= p["serial_s"] for p in parts)
+    assert sum(p["serial_s"] for p in parts) <= totals["serial_s"]
     assert result["data"]["origin"] == "source sample"
-    assert "model variant" in text and "ready: yes" in text and "What the projection cannot know" in text
+    assert "model variant" in text and "part_paper" in text and "ready: yes" in text and "What the projection cannot know" in text
 
 
 def test_a_model_over_the_memory_budget_is_reported_as_not_fitting(tmp_path: Path, capsys) -> None:

@@ -13,6 +13,7 @@ from repro.evaluation.bleu import sentence_stats
 from repro.experiments import Plan, RunSpec, SystemSpec, plan
 from repro.report import ablation_claims
 from repro.report.ablation_report import Ablations, ablation_table
+from repro.train.run_info import RunInfo, Status
 
 SEEDS = [1, 2, 3]
 CONFIG = {"model": {"num_layers": 2}, "paper": {"reversed_seeds": SEEDS, "forward_seeds": SEEDS, "ensembles": [2], "table1_beams": [1],
@@ -49,8 +50,8 @@ class FakeContext:
         (run,) = system.decoder.runs
         return _translations(self.quality.get(run.name, 0.6), run.seed)
 
-    def run_info(self, run: RunSpec) -> dict:
-        return {"best_valid_ppl": self.ppl.get(run.name, 3.0)}
+    def run_info(self, run: RunSpec) -> RunInfo:
+        return RunInfo(status=Status.DONE, best_valid_ppl=self.ppl.get(run.name, 3.0))
 
     def cost(self, runs) -> dict:
         return {"converged": f"{len(runs)}/{len(runs)}", "parameters_M": 0.1 * len(runs), "train_hours": 0.01,

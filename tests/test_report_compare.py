@@ -10,6 +10,7 @@ import pytest
 
 from repro.errors import ReproError
 from repro.report import compare
+from repro.train.run_info import RunInfo, Status
 
 PLATFORM = {"device_type": "cpu", "device_name": "Some CPU", "torch": "2.13.0+cpu", "num_threads": 1, "dtype": "bf16"}
 TABLE = pd.DataFrame({
@@ -136,11 +137,8 @@ def test_another_precision_on_the_same_machine_is_a_new_draw_and_provenance_reco
     # a reference that does not record its precision cannot promise identical numbers
     old = write_results(tmp_path / "old", platform={k: v for k, v in PLATFORM.items() if k != "dtype"})
     assert compare.compare(write_results(tmp_path / "same", changed), old, "tiny").expectation == "verdicts"
-    for name, bf16 in (("a", True), ("b", False)):
-        (tmp_path / "runs" / name).mkdir(parents=True)
-        (tmp_path / "runs" / name / "run.json").write_text(json.dumps(
-            {"bf16": bf16, "environment": {k: v for k, v in PLATFORM.items() if k != "dtype"}}))
-    record = compare.provenance([tmp_path / "runs" / "a", tmp_path / "runs" / "b"])
+    environment = {k: v for k, v in PLATFORM.items() if k != "dtype"}
+    record = compare.provenance([RunInfo(status=Status.DONE, bf16=bf16, environment=environment) for bf16 in (True, False)])
     assert [p["dtype"] for p in record["platforms"]] == ["bf16", "fp32"]
 
 
@@ -154,5 +152,5 @@ def test_compare_before_the_experiment_ran_is_an_error_that_leaves_nothing_behin
     assert "holds no tables/ to compare; run the experiment first" in capsys.readouterr().err
     (results / compare.TABLES).mkdir(parents=True)  # tables, but no trained runs
     assert main(["report", "compare", "--config", str(config), "--work", str(work), "--out", str(results)]) == 2
-    assert "run.json: missing; train the experiment's runs first" in capsys.readouterr().err
+    assert "no record runs/reversed-s1.json in" in capsys.readouterr().err
     assert sorted(p.name for p in results.iterdir()) == [compare.TABLES]

@@ -1,4 +1,5 @@
-"""Learning curves and the audit table, written from run directories as `repro train` and `repro audit` leave them."""
+"""Learning curves and the audit table, from the records of run directories as `repro train` and `repro audit`
+leave them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pandas as pd
 import pytest
 
 from repro.errors import ReproError
-from repro.layout import ResultsLayout
+from repro.layout import Layout, ResultsLayout
+from repro.records import RecordPlan, write_audit_record, write_run_record
 from repro.report.context import ReportContext
 from repro.report.convergence import audit_table, convergence_figures, draw_convergence
 from repro.train.audit import AuditResult
+from repro.train.run_info import RunInfo, Status, StopReason, write_run_info
 
 CONFIG = {"experiment": "curves", "paper": {"reversed_seeds": [1, 2], "forward_seeds": [1], "ensembles": []}}
 RUNS = {"reversed-s1": ("reversed", "converged"), "reversed-s2": ("reversed", "epoch_limit"),
@@ -27,11 +30,13 @@ def _write_run(work: Path, name: str, stop_reason: str, offset: float) -> list[f
     entries = []
     for k, ppl in enumerate(ppls):
         step = 10 * (k + 1)
-        entries.append({"kind": "train", "step": step, "epoch": (k + 1) / 2, "loss": 1.0, "lr": 0.01 / 2**min(k, 3)})
+        entries.append({"kind": "train", "step": step, "epoch": (k + 1) / 2, "loss": 1.0, "lr": 0.01 / 2**min(k, 3),
+                        "grad_norm": 1.0})
         entries.append({"kind": "valid", "step": step, "epoch": (k + 1) / 2, "valid_ppl": ppl})
     (run_dir / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
-    (run_dir / "run.json").write_text(json.dumps({"status": "done", "stop_reason": stop_reason,
-                                                  "best_valid_ppl": min(ppls)}))
+    write_run_info(run_dir, RunInfo(status=Status.DONE, stop_reason=StopReason(stop_reason), best_valid_ppl=min(ppls)))
+    records = RecordPlan(CONFIG)
+    write_run_record(run_dir, name, Layout(str(work)).records, records.run(records.plan.runs[name]).fingerprint)
     return ppls
 
 
@@ -73,10 +78,13 @@ def test_figures_are_written_as_png_and_pdf(context, tmp_path):
     assert all(p.stat().st_size > 1000 for p in paths)
 
 
-def test_a_run_without_validations_is_an_error(context):
+def test_a_run_without_validations_has_no_record_and_the_figure_says_which(context):
     ctx, _ = context
     (ctx.work_dir / "runs" / "forward-s1" / "log.jsonl").write_text("")
     with pytest.raises(ReproError, match="forward-s1/log.jsonl: no validation entries"):
+        write_run_record(ctx.work_dir / "runs" / "forward-s1", "forward-s1", ctx.layout.records, "x")
+    Path(ctx.layout.records.run("forward-s1")).unlink()
+    with pytest.raises(ReproError, match="no record runs/forward-s1.json in .*records"):
         draw_convergence(ctx)
 
 
@@ -89,6 +97,7 @@ def test_audit_table_reports_the_largest_gain_among_converged_runs(context, tmp_
         result = AuditResult(run_dir=name, stop_reason=RUNS[name][1], stopped_epoch=3.5, best_valid_ppl=4.0,
                              final_lr=1e-3, epochs=[4.0, 4.5], valid_ppls=[4.1, 4.0 * (1 - gain)])
         path.write_text(json.dumps(result.to_dict()))
+        write_audit_record(path, ctx.layout.records.audit(name), ctx.records.audit(ctx.plan.runs[name]).fingerprint)
     df = audit_table(ctx, tmp_path / "audit")
     assert np.allclose(df.set_index("name")["further gain (%)"].to_dict()["reversed-s2"], 5.0)
     md = (tmp_path / "audit.md").read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from repro.errors import ReproError
 from repro.train.audit import audit_path, audit_run, read_audit
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
+from repro.train.run_info import Status, read_run_info, write_run_info
 from repro.train.trainer import train
 
 # a constant rate, so that "the final rate" is the run's own and the audit must equal a longer run
@@ -44,10 +46,10 @@ def test_audit_continues_exactly_like_a_longer_run_and_leaves_the_run_alone(data
     train(data_dir, longer, tiny_model, TrainConfig.from_dict(train_settings(epochs=3.5, **CONSTANT)))
     further = [(epoch, ppl) for epoch, ppl in _valid(longer) if epoch > 2 + 1e-9]
     assert list(zip(result.epochs, result.valid_ppls)) == further and len(further) == 3
-    info = json.loads((run_dir / "run.json").read_text())
-    assert result.best_valid_ppl == info["best_valid_ppl"] and result.stop_reason == "epoch_limit"
+    info = read_run_info(run_dir)
+    assert result.best_valid_ppl == info.best_valid_ppl and result.stop_reason == "epoch_limit"
     assert result.final_lr == 0.01 and result.stopped_epoch == pytest.approx(2.0)
-    assert result.further_gain == pytest.approx(max(0.0, 1 - min(ppl for _, ppl in further) / info["best_valid_ppl"]))
+    assert result.further_gain == pytest.approx(max(0.0, 1 - min(ppl for _, ppl in further) / info.best_valid_ppl))
     assert read_audit(audit_path(tmp_path / "audit")) == result
     assert not (tmp_path / "audit" / "checkpoints").exists()  # the continued model is not kept
 
@@ -75,14 +77,13 @@ def test_further_gain_is_zero_when_nothing_beats_the_best():
 
 
 def test_audit_refuses_unfinished_runs_and_its_own_run_directory(data_dir, tmp_path, tiny_model, train_settings):
-    with pytest.raises(ReproError, match="run.json: not found"):
+    with pytest.raises(ReproError, match=r"not a run directory \(no run.json\)"):
         audit_run(tmp_path / "nothing", tmp_path / "audit")
     run_dir = tmp_path / "run"
     train(data_dir, run_dir, tiny_model, TrainConfig.from_dict(train_settings(max_steps=2, **CONSTANT)))
     with pytest.raises(ReproError, match="a directory of its own"):
         audit_run(run_dir, run_dir)
-    info = json.loads((run_dir / "run.json").read_text())
-    (run_dir / "run.json").write_text(json.dumps({**info, "status": "running"}))
+    write_run_info(run_dir, replace(read_run_info(run_dir), status=Status.RUNNING))
     with pytest.raises(ReproError, match="not finished"):
         audit_run(run_dir, tmp_path / "audit")
 

@@ -13,6 +13,7 @@ from repro.data.storage import RaggedArray, load_split
 from repro.train.checkpoint import load_run
 from repro.train.evaluate import perplexity
 from repro.train.log import read_log
+from repro.train.run_info import read_run_info
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +30,16 @@ def test_train_end_to_end_with_config_and_overrides(data_dir, tmp_path):
     status = main(["train", "--data", str(data_dir), "--out", str(out), "--config", str(config),
                    "--set", "train.log_every_steps=2", "--set", "model.hidden_size=20"])
     assert status == 0
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "done" and info["step"] == 12
-    assert info["model"]["hidden_size"] == 20 and info["model"]["cell"] == "gru"
-    assert info["model"]["src_vocab_size"] == 24  # from the data directory
-    assert info["train"]["optimizer"] == "adam" and info["train"]["log_every_steps"] == 2
+    info = read_run_info(out)
+    assert info.status == "done" and info.step == 12
+    assert info.model["hidden_size"] == 20 and info.model["cell"] == "gru"
+    assert info.model["src_vocab_size"] == 24  # from the data directory
+    assert info.train["optimizer"] == "adam" and info.train["log_every_steps"] == 2
     assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == [2, 4, 6, 8, 10, 12]
     loaded = load_run(out)
     assert loaded.model.config.hidden_size == 20 and len(loaded.tgt_vocab) == 24
     result = perplexity(loaded.model, load_split(data_dir, "valid"), 8)
-    assert result["ppl"] == pytest.approx(info["best_valid_ppl"], rel=1e-5)
+    assert result["ppl"] == pytest.approx(info.best_valid_ppl, rel=1e-5)
 
 
 @pytest.mark.parametrize("override, message", [
@@ -152,7 +153,7 @@ def test_a_damaged_data_dir_leaves_an_existing_run_untouched(tmp_path, capsys, m
     assert main(args + ["--set", "train.max_steps=4"]) == 2  # would resume from step 2
     assert "token id 24 is outside" in capsys.readouterr().err
     assert files() == before
-    assert json.loads((out / "run.json").read_text())["status"] == "done"
+    assert read_run_info(out).status == "done"
 
 
 def test_audit_command_continues_a_finished_run_and_reports_the_gain(data_dir, tmp_path, capsys):
@@ -172,4 +173,4 @@ def test_audit_command_continues_a_finished_run_and_reports_the_gain(data_dir, t
     assert f"further gain {100 * record['further_gain']:.2f}%" in err
     # a run that is not there is a clear error, not a traceback
     assert main(["audit", str(tmp_path / "nothing"), "--out", str(tmp_path / "a2")]) == 2
-    assert "run.json: not found" in capsys.readouterr().err
+    assert "not a run directory (no run.json)" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from repro.errors import ReproError
 from repro.train.checkpoint import load_checkpoint, load_run, save_checkpoint
 from repro.train.config import TrainConfig
 from repro.train.run_dir import LOCK, locked_run_dir
+from repro.train.run_info import read_run_info
 from repro.train.trainer import train
 
 
@@ -90,7 +91,7 @@ def test_a_finished_run_without_its_last_checkpoint_is_only_replaced_with_overwr
     assert _snapshot(out) == before
     (out / "notes.txt").write_text("mine\n")
     info = run(data_dir, out, overwrite=True, max_steps=6, seed=2)
-    assert info["status"] == "done" and info["step"] == 6 and info["train"]["seed"] == 2
+    assert info.status == "done" and info.step == 6 and info.train["seed"] == 2
     assert (out / "notes.txt").read_text() == "mine\n"  # only the run's own files were replaced
     assert load_checkpoint(out / "checkpoints" / "best.pt")["train_config"]["seed"] == 2
 
@@ -99,7 +100,7 @@ def test_a_run_killed_before_its_first_checkpoint_is_restarted(data_dir, tmp_pat
     out = tmp_path / "r"
     out.mkdir()
     (out / "run.json").write_text(json.dumps({"status": "running", "step": 0}))
-    assert run(data_dir, out, max_steps=3)["status"] == "done"
+    assert run(data_dir, out, max_steps=3).status == "done"
 
 
 # ----------------------------------------------------------------------------------- one process at a time
@@ -111,7 +112,7 @@ def test_a_second_process_fails_at_once_naming_the_holder_and_the_lock_dies_with
         with pytest.raises(ReproError, match=rf"already being trained by pid {os.getpid()} on "):
             run(data_dir, out, max_steps=2)
         assert sorted(os.listdir(out)) == [LOCK]  # nothing written beside the holder
-    assert run(data_dir, out, max_steps=2)["status"] == "done"  # released when the holder let go
+    assert run(data_dir, out, max_steps=2).status == "done"  # released when the holder let go
 
 
 def test_a_refused_start_leaves_no_directory_behind(data_dir, tmp_path, train_settings):
@@ -129,9 +130,9 @@ def test_resuming_on_other_data_with_the_same_vocabulary_is_refused(data_dir, tm
     assert (other / "vocab.src.txt").read_bytes() == (data_dir / "vocab.src.txt").read_bytes()
     with pytest.raises(ReproError, match=r"train\.src\.ids\.npy.*not the files the model was trained with"):
         run(other, out, max_steps=8, save_every_steps=2)
-    info = json.loads((out / "run.json").read_text())
-    assert info["step"] == 4 and info["data_fingerprint"]["vocab.tgt.txt"]
-    assert run(data_dir, out, max_steps=8, save_every_steps=2)["step"] == 8  # its own data resumes
+    info = read_run_info(out)
+    assert info.step == 4 and info.data_fingerprint["vocab.tgt.txt"]
+    assert run(data_dir, out, max_steps=8, save_every_steps=2).step == 8  # its own data resumes
 
 
 def test_a_model_is_not_used_with_another_corpus_vocabulary(data_dir, tmp_path, make_data_dir, run, capsys):

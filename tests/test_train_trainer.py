@@ -19,6 +19,7 @@ from repro.errors import ConfigError, ReproError
 from repro.train.checkpoint import load_checkpoint, load_run
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
+from repro.train.run_info import read_run_info
 from repro.train.trainer import train
 
 
@@ -43,7 +44,7 @@ def test_same_seed_same_losses_other_seed_other_losses(data_dir, tmp_path, run):
     a = run(data_dir, tmp_path / "a", max_steps=8)
     run(data_dir, tmp_path / "b", max_steps=8)
     run(data_dir, tmp_path / "c", max_steps=8, seed=2)
-    assert a["status"] == "done" and a["step"] == 8
+    assert a.status == "done" and a.step == 8
     assert losses(tmp_path / "a") == losses(tmp_path / "b")
     assert len(losses(tmp_path / "a")) == 8
     assert losses(tmp_path / "a") != losses(tmp_path / "c")
@@ -53,7 +54,7 @@ def test_log_checkpoints_and_run_json(data_dir, tmp_path, run):
     out = tmp_path / "r"
     info = run(data_dir, out, epochs=1.5, optimizer="adam", lr=0.01, lr_schedule="constant", eval_every_steps=4)
     steps_per_epoch = 96 // 8
-    assert info["step"] == 18 and info["epoch"] == pytest.approx(1.5)
+    assert info.step == 18 and info.epoch == pytest.approx(1.5)
     log = read_log(out)
     train_entries = [e for e in log if e["kind"] == "train"]
     assert [e["step"] for e in train_entries] == list(range(1, 19))
@@ -63,13 +64,13 @@ def test_log_checkpoints_and_run_json(data_dir, tmp_path, run):
     # every half epoch (6, 12, 18) and every 4 steps (4, 8, 12, 16), once per step
     assert [e["step"] for e in valid] == [4, 6, 8, 12, 16, 18]
     assert valid[-1]["valid_ppl"] < valid[0]["valid_ppl"]  # it learns
-    run_json = json.loads((out / "run.json").read_text())
-    assert run_json["status"] == "done" and run_json["parameters"] == sum(
+    run_json = read_run_info(out)
+    assert run_json.status == "done" and run_json.parameters == sum(
         p.numel() for p in load_run(out).model.parameters())
-    assert run_json["device"] == "cpu" and run_json["wall_time_s"] > 0 and run_json["tokens_per_s"] > 0
-    assert run_json["best_valid_ppl"] == pytest.approx(min(e["valid_ppl"] for e in valid))
+    assert run_json.device == "cpu" and run_json.wall_time_s > 0 and run_json.tokens_per_s > 0
+    assert run_json.best_valid_ppl == pytest.approx(min(e["valid_ppl"] for e in valid))
     best = load_checkpoint(out / "checkpoints" / "best.pt")
-    assert best["trainer"]["convergence"]["best_valid_ppl"] == pytest.approx(run_json["best_valid_ppl"])
+    assert best["trainer"]["convergence"]["best_valid_ppl"] == pytest.approx(run_json.best_valid_ppl)
     assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 18
     assert (out / "data" / "vocab.tgt.txt").exists() and (out / "data" / "meta.json").exists()
 
@@ -79,9 +80,9 @@ def test_training_past_the_end_does_nothing_more(data_dir, tmp_path, run):
     run(data_dir, out, max_steps=3)
     before = (out / "log.jsonl").read_text()
     info = run(data_dir, out, max_steps=3)
-    assert info["step"] == 3 and (out / "log.jsonl").read_text() == before
+    assert info.step == 3 and (out / "log.jsonl").read_text() == before
     info = run(data_dir, out, max_steps=5)  # a longer run continues
-    assert info["step"] == 5 and [e["step"] for e in read_log(out) if e["kind"] == "train"] == [1, 2, 3, 4, 5]
+    assert info.step == 5 and [e["step"] for e in read_log(out) if e["kind"] == "train"] == [1, 2, 3, 4, 5]
 
 
 def test_resume_refuses_a_different_recipe(data_dir, tmp_path, run):
@@ -95,7 +96,7 @@ def test_divergence_stops_keeps_the_last_good_checkpoint(data_dir, tmp_path, run
     out = tmp_path / "r"
     with pytest.raises(ReproError, match=r"diverged at step (\d+).*last good checkpoint.*step"):
         run(data_dir, out, lr=1e36, clip_norm=None, save_every_steps=1, lr_schedule="constant")
-    assert json.loads((out / "run.json").read_text())["status"] == "diverged"
+    assert read_run_info(out).status == "diverged"
     last = load_checkpoint(out / "checkpoints" / "last.pt")
     assert all(torch.isfinite(t).all() for t in last["model"].values())
     assert all(math.isfinite(e["loss"]) for e in read_log(out) if e["kind"] == "train")
@@ -151,17 +152,17 @@ def test_resume_after_a_kill_or_a_stop_signal_equals_an_uninterrupted_run(data_d
             proc.kill()
     killed_at = load_checkpoint(last)["trainer"]
     steps_logged = max(e["step"] for e in read_log(killed))
-    info = json.loads((killed / "run.json").read_text())
+    info = read_run_info(killed)
     print(f"{stop.name} after step {steps_logged}; checkpoint at step {killed_at['step']}, "
           f"batch {killed_at['batch_in_epoch']} of epoch {killed_at['epoch']}")
     if stop == signal.SIGKILL:
-        assert info["status"] == "running" and proc.returncode == -signal.SIGKILL
+        assert info.status == "running" and proc.returncode == -signal.SIGKILL
         assert 0 < killed_at["step"] <= steps_logged < 72  # killed mid-run, after a checkpoint
     else:  # the step it was in finished, was checkpointed and recorded; the shell's exit status for the signal
         assert proc.returncode == 128 + stop, stderr.decode()[-2000:]
-        assert info["status"] == "interrupted" and f"stopped by {stop.name} at step {steps_logged}" in info["error"]
+        assert info.status == "interrupted" and f"stopped by {stop.name} at step {steps_logged}" in info.error
         assert f"stopped by {stop.name}" in stderr.decode() and "Traceback" not in stderr.decode()
-        assert 0 < killed_at["step"] == steps_logged == info["step"] < 72
+        assert 0 < killed_at["step"] == steps_logged == info.step < 72
     resumed = subprocess.run(cmd, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resuming from {last} at step {killed_at['step']} " in resumed.stderr  # not a restart from scratch
@@ -197,10 +198,10 @@ def test_early_stopping_stops_converged_at_the_floor_and_says_why(data_dir, tmp_
     info = run(data_dir, out, **stopping)
     valid = [e for e in read_log(out) if e["kind"] == "valid"]
     rates = [e["lr"] for e in read_log(out) if e["kind"] == "train"]
-    assert info["stop_reason"] == "converged" and info["epoch"] < 50
+    assert info.stop_reason == "converged" and info.epoch < 50
     best = min(valid, key=lambda e: e["valid_ppl"])
-    assert info["best_valid_ppl"] == pytest.approx(best["valid_ppl"])
-    assert info["best_epoch"] == pytest.approx(best["epoch"]) and info["best_step"] == best["step"]
+    assert info.best_valid_ppl == pytest.approx(best["valid_ppl"])
+    assert info.best_epoch == pytest.approx(best["epoch"]) and info.best_step == best["step"]
     # it stopped at the second evaluation at the floor without progress (a 10% drop below the last
     # progress), and not before; the rate ends at its floor, never below
     assert valid[-1]["evals_without_progress"] == 2
@@ -209,22 +210,22 @@ def test_early_stopping_stops_converged_at_the_floor_and_says_why(data_dir, tmp_
     assert progress[-1]["step"] < valid[-2]["step"]
     assert all(e["valid_ppl"] >= 0.9 * progress[-1]["valid_ppl"] for e in valid[-2:])
     assert min(rates) == rates[-1] == pytest.approx(0.005) and valid[-1]["next_lr"] == pytest.approx(0.005)
-    assert valid[-1]["step"] == info["step"]
-    assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, info["step"] + 1))
-    assert json.loads((out / "run.json").read_text())["stop_reason"] == "converged"
+    assert valid[-1]["step"] == info.step
+    assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, info.step + 1))
+    assert read_run_info(out).stop_reason == "converged"
     assert ("converged, validation perplexity did not improve by more than 10.00% in 2 evaluations at the final "
             "learning rate 0.005") in caplog.text
     # rerunning a converged run does nothing; a larger patience (allowed on resume) continues it
-    assert run(data_dir, out, **stopping)["step"] == info["step"]
+    assert run(data_dir, out, **stopping).step == info.step
     more = run(data_dir, out, **{**stopping, "early_stopping_patience": 3})
-    assert more["step"] > info["step"]
+    assert more.step > info.step
 
 
 def test_a_run_still_improving_at_its_floor_is_not_converged(data_dir, tmp_path, run):
     # a large patience at the floor: the ceiling comes first, and the run says so
     info = run(data_dir, tmp_path / "r", epochs=3, early_stopping_patience=50, min_lr=0.005, **PLATEAU)
     rates = [e["lr"] for e in read_log(tmp_path / "r") if e["kind"] == "train"]
-    assert info["stop_reason"] == "epoch_limit" and info["epoch"] == pytest.approx(3)
+    assert info.stop_reason == "epoch_limit" and info.epoch == pytest.approx(3)
     assert min(rates) >= 0.005
 
 
@@ -238,8 +239,8 @@ def test_plateau_early_stopping_without_a_floor_is_refused():
 @pytest.mark.parametrize("limit, reason", [({"epochs": 1}, "epoch_limit"), ({"max_steps": 3}, "max_steps")])
 def test_stop_reason_names_the_limit(data_dir, tmp_path, limit, reason, run):
     info = run(data_dir, tmp_path / "r", **limit)
-    assert info["stop_reason"] == reason
-    assert json.loads((tmp_path / "r" / "run.json").read_text())["stop_reason"] == reason
+    assert info.stop_reason == reason
+    assert read_run_info(tmp_path / "r").stop_reason == reason
 
 
 def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir, tmp_path, monkeypatch, caplog, run):
@@ -249,7 +250,7 @@ def test_bf16_without_hardware_support_falls_back_to_fp32_with_a_notice(data_dir
     info = run(data_dir, tmp_path / "bf16", max_steps=4, bf16=True)
     err = caplog.text
     assert "notice: train.bf16 is set but this CPU has no native bfloat16; running in fp32" in err
-    assert info["status"] == "done" and info["bf16"] is False
+    assert info.status == "done" and info.bf16 is False
     run(data_dir, tmp_path / "fp32", max_steps=4)
     assert losses(tmp_path / "bf16") == losses(tmp_path / "fp32")  # really fp32
 
@@ -280,17 +281,17 @@ def test_a_failure_mid_training_is_recorded_in_run_json_and_resume_works(data_di
     _fail_at(monkeypatch, 5, RuntimeError("CUDA error: an illegal memory access was encountered"))
     with pytest.raises(RuntimeError, match="illegal memory access"):  # re-raised, not swallowed
         run(data_dir, out, max_steps=8, save_every_steps=3)
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "failed" and info["step"] == 4
-    assert info["error"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
+    info = read_run_info(out)
+    assert info.status == "failed" and info.step == 4
+    assert info.error == "RuntimeError: CUDA error: an illegal memory access was encountered"
     assert not _temporaries(out)
     assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 3
     monkeypatch.undo()
     caplog.clear()
     resumed = run(data_dir, out, max_steps=8, save_every_steps=3)
     assert f"resuming from {out / 'checkpoints' / 'last.pt'} at step 3 " in caplog.text
-    info = json.loads((out / "run.json").read_text())
-    assert resumed["status"] == info["status"] == "done" and info["step"] == 8 and "error" not in info
+    info = read_run_info(out)
+    assert resumed.status == info.status == "done" and info.step == 8 and info.error is None
     assert [e["step"] for e in read_log(out) if e["kind"] == "train"] == list(range(1, 9))
     run(data_dir, tmp_path / "reference", max_steps=8, save_every_steps=3)
     assert losses(out) == losses(tmp_path / "reference")  # the failure changed nothing about the numbers
@@ -308,8 +309,8 @@ def test_a_full_disk_while_checkpointing_is_an_error_and_run_json_says_failed(da
     out = tmp_path / "r"
     with pytest.raises(ReproError, match=r"checkpoints/(best|last)\.pt: could not be written \(.*MB free on its filesystem\)"):
         run(data_dir, out, max_steps=8, save_every_steps=2)
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "failed" and "could not be written" in info["error"]
+    info = read_run_info(out)
+    assert info.status == "failed" and "could not be written" in info.error
     assert not _temporaries(out)
     assert load_checkpoint(out / "checkpoints" / "last.pt")["trainer"]["step"] == 4  # the last good one (steps 2, 4; best.pt at 6 failed)
 
@@ -341,8 +342,8 @@ def test_with_no_room_for_a_temporary_file_the_stop_is_still_recorded(data_dir, 
     monkeypatch.setattr(trainer, "training_step", step)
     with pytest.raises(RuntimeError):
         run(data_dir, out, max_steps=8)
-    info = json.loads((out / "run.json").read_text())  # rewritten in place: not left at "running"
-    assert info["status"] == "failed" and info["step"] == 2
+    info = read_run_info(out)  # rewritten in place: not left at "running"
+    assert info.status == "failed" and info.step == 2
 
 
 def test_an_interrupt_is_recorded_as_interrupted(data_dir, tmp_path, monkeypatch, run):
@@ -350,8 +351,8 @@ def test_an_interrupt_is_recorded_as_interrupted(data_dir, tmp_path, monkeypatch
     _fail_at(monkeypatch, 2, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         run(data_dir, out, max_steps=8)
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "interrupted" and info["error"] == "KeyboardInterrupt" and info["step"] == 1
+    info = read_run_info(out)
+    assert info.status == "interrupted" and info.error == "KeyboardInterrupt" and info.step == 1
 
 
 def test_a_repro_error_mid_training_keeps_its_message(data_dir, tmp_path, monkeypatch, run):
@@ -359,16 +360,16 @@ def test_a_repro_error_mid_training_keeps_its_message(data_dir, tmp_path, monkey
     _fail_at(monkeypatch, 3, ReproError("disk quota exceeded on /runs"))
     with pytest.raises(ReproError, match="disk quota"):
         run(data_dir, out, max_steps=8)
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "failed" and info["error"] == "disk quota exceeded on /runs"
+    info = read_run_info(out)
+    assert info.status == "failed" and info.error == "disk quota exceeded on /runs"
 
 
 def test_divergence_records_its_message(data_dir, tmp_path, run):
     out = tmp_path / "r"
     with pytest.raises(ReproError) as exc:
         run(data_dir, out, lr=1e36, clip_norm=None, save_every_steps=1, lr_schedule="constant")
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "diverged" and info["error"] == str(exc.value)
+    info = read_run_info(out)
+    assert info.status == "diverged" and info.error == str(exc.value)
 
 
 def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_dir, tmp_path, caplog, run):
@@ -393,7 +394,7 @@ def test_orphaned_temporary_files_of_a_killed_run_are_removed_on_restart(data_di
     kept.append(out / "checkpoints" / ".best.pt.zzzzzzzz.tmp")
     caplog.set_level(logging.INFO, logger="repro")
     info = run(data_dir, out, max_steps=3)
-    assert info["status"] == "done" and info["step"] == 3
+    assert info.status == "done" and info.step == 3
     assert not any(p.exists() for p in orphans)
     assert all(p.exists() for p in kept)
     assert "removed 4 temporary file(s) left by a killed run" in caplog.text
@@ -405,7 +406,7 @@ def test_run_json_records_the_environment(data_dir, tmp_path, monkeypatch, run):
     from repro.train import checkpoint
 
     run(data_dir, tmp_path / "r", max_steps=1)
-    env = json.loads((tmp_path / "r" / "run.json").read_text())["environment"]
+    env = read_run_info(tmp_path / "r").environment
     assert env["torch"] == torch.__version__ and env["python"] == platform.python_version()
     assert env["device_type"] == "cpu" and env["num_threads"] == torch.get_num_threads()
     assert isinstance(env["device_name"], str) and env["device_name"]

@@ -1,8 +1,9 @@
 """The whole pipeline on a tiny config: prepare, train, translate, score, every table, figure and claims.md.
 
-Runs Snakemake on a copy of the workflow in a temporary directory (about a minute on 2 cores), then
-checks the outputs against the files they were computed from, that a rerun does nothing, and that a
-decoding option reruns decoding and the report but never training.
+Runs Snakemake on a copy of the workflow in a temporary directory (a few minutes on 2 cores), then
+checks the outputs against the files they were computed from, that a rerun does nothing, that a
+decoding option reruns decoding and the report but never training, that the published reference is
+rebuilt from its records alone, and that the experiment finished in two sittings gives that reference.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from repro.evaluation.bleu import corpus_bleu_paper
+from repro.experiments import plan
 
 TINY = {
     "experiment": "tiny",
@@ -60,7 +62,7 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
     table1 = pd.read_csv(results / "tables/table1.csv")
     row = table1[table1["method"] == "Single reversed LSTM, beam size 2"].iloc[0]
     refs = (work / "data/test.tok.tgt").read_text(encoding="utf-8").splitlines()
-    hyps = (work / "decode/reversed-s1/beam2.tok.txt").read_text(encoding="utf-8").splitlines()
+    hyps = (work / "records/systems/reversed-s1/beam2.tok.txt").read_text(encoding="utf-8").splitlines()
     assert row["BLEU (paper's way)"] == pytest.approx(corpus_bleu_paper(hyps, refs), abs=1e-6)
     assert row["device"] == "cpu" and row["parameters (M)"] > 0 and row["train hours"] > 0
     # every run says why it stopped, and the table counts the converged ones (one epoch: the ceiling)
@@ -80,7 +82,7 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
     # of that decoding is empty, and its row counts them from the translations on disk.
     beam_table = pd.read_csv(results / "tables/beam.csv")
     fairseq_row = beam_table[beam_table["search"].str.contains("fairseq")].iloc[0]
-    fairseq_lines = (work / "decode/reversed-s1/beam2-minlen1.txt").read_text(encoding="utf-8").splitlines()
+    fairseq_lines = (work / "records/systems/reversed-s1/beam2-minlen1.txt").read_text(encoding="utf-8").splitlines()
     assert fairseq_row["beam"] == 2 and fairseq_row["single reversed: empty"] == 0
     assert all(line.strip() for line in fairseq_lines) and len(fairseq_lines) == len(refs)
     paper_rows = beam_table[~beam_table["search"].str.contains("fairseq")]
@@ -120,7 +122,7 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
         assert claims["context"]["verdict"] == "inconclusive"
     # The reversal x attention row's gains are the mean BLEU over seeds of the translations on disk.
     def mean_bleu(variant: str) -> float:
-        return sum(corpus_bleu_paper((work / f"decode/{variant}-s{seed}/beam1.tok.txt").read_text(
+        return sum(corpus_bleu_paper((work / f"records/systems/{variant}-s{seed}/beam1.tok.txt").read_text(
             encoding="utf-8").splitlines(), refs) for seed in (1, 2)) / 2
     gains = claims["reversal_attention"]["measured"]
     assert gains["gain_without_attention"] == pytest.approx(mean_bleu("reversed") - mean_bleu("forward"), abs=1e-6)
@@ -147,18 +149,52 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
     assert "train" not in counts and "prepare" not in counts
     assert counts["translate"] > 0 and counts["paper_table"] == 4  # every table reads the decode: section
 
-    # Published as the reference, then regenerated from nothing on the same platform with the same
-    # seeds: every headline number and verdict is identical, and the run says so at its end.
+    # Published as the reference, its records with it.
     publish = subprocess.run([sys.executable, "-m", "repro.cli", "report", "publish", "--config",
                               str(work / "config/report.yaml"), "--work", "work/tiny", "--out", "results/tiny"],
                              cwd=wf, capture_output=True, text=True)
     assert publish.returncode == 0, publish.stderr
-    assert (wf / "results/reference/tiny/claims.json").is_file()
+    reference = wf / "results/reference/tiny"
+    assert (reference / "claims.json").is_file()
+    assert (reference / "records/systems/reversed-s1/beam2.tok.txt").read_text(encoding="utf-8").splitlines() == hyps
+    assert not list(reference.rglob("*.pt"))  # records, never a checkpoint
+
+    # Rebuilt from its records alone, in a fresh work directory without a model: nothing is prepared,
+    # trained, decoded or recorded, and every number and verdict is identical.
     shutil.rmtree(work)
     shutil.rmtree(results)
-    again = snakemake(wf, "--cores", "2", "--configfile", str(config))
+    from_reference = ["--configfile", str(config), "--config", "records_from=results/reference/tiny/records"]
+    counts = job_counts(snakemake(wf, "-n", "--cores", "2", *from_reference).stdout)
+    assert not {"prepare", "train", "translate", "score", "perplexity"} & set(counts), counts
+    assert not [rule for rule in counts if rule.startswith("record")], counts
+    rebuilt = snakemake(wf, "--cores", "2", *from_reference)
+    assert_identical(results, rebuilt)
+    assert not (work / "runs").exists() and not (work / "data").exists()
+
+    # Regenerated from nothing in two sittings, as an experiment too long for one: the paper's part (its
+    # runs, ensembles and systems), its records moved away with the work directory gone, then a fresh work
+    # directory that reads them and trains only the other runs. The reference is reproduced exactly.
+    shutil.rmtree(work)
+    shutil.rmtree(results)
+    parts = plan(TINY).parts()
+    snakemake(wf, "part_paper", "--cores", "2", "--configfile", str(config))
+    assert sorted(p.stem for p in (work / "records/runs").glob("*.json")) == sorted(r.name for r in parts["paper"].runs)
+    shutil.move(work / "records", wf / "sitting1")
+    shutil.rmtree(work)
+    second_sitting = ["--configfile", str(config), "--config", "records_from=sitting1"]
+    counts = job_counts(snakemake(wf, "-n", "--cores", "2", *second_sitting).stdout)
+    assert counts["train"] == sum(len(part.runs) for name, part in parts.items() if name != "paper")
+    assert counts["translate"] == sum(len(part.systems) for name, part in parts.items() if name != "paper")
+    again = snakemake(wf, "--cores", "2", *second_sitting)
+    assert_identical(results, again)
+    assert sorted(p.name for p in (work / "runs").iterdir()) == sorted(
+        run.name for name, part in parts.items() if name != "paper" for run in part.runs)
+
+
+def assert_identical(results: Path, run: subprocess.CompletedProcess) -> None:
+    """The run's comparison with the committed reference found every number and verdict identical."""
     comparison = json.loads((results / "comparison.json").read_text(encoding="utf-8"))
     assert comparison["expectation"] == "identical", comparison["reason"]
     assert comparison["status"] == "identical", comparison["differences"][:5] + comparison["missing"]
     assert comparison["compared"] > 100 and len(comparison["verdicts"]) == 6
-    assert "IDENTICAL to the committed reference" in again.stdout + again.stderr
+    assert "IDENTICAL to the committed reference" in run.stdout + run.stderr

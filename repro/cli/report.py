@@ -14,13 +14,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser("report", help=HELP, description=HELP + ". Reads the experiment's work directory "
                               "(runs, translations, scores as the workflow writes them) and writes CSV, Markdown "
                               "and LaTeX tables and PNG/PDF figures.")
-    p.add_argument("target", choices=TARGETS + ("ablations", "audit", "all", "compare", "publish"),
+    p.add_argument("target", choices=TARGETS + ("ablations", "audit", "all", "compare", "publish", "records"),
                    help="what to write; 'convergence' draws every run's learning curves (figures/convergence, "
                         "convergence_lr); 'audit' tabulates the runs' convergence audits (convergence_audit.csv, "
                         "from `repro audit` into WORK/audit/RUN); 'ablations' writes the ablation tables, figures and claims.md (needs "
                         "ablations.enabled); 'all' writes every paper target; 'compare' writes provenance.json "
-                        "and compares DIR with the committed reference (comparison.md, comparison.json); "
-                        "'publish' makes DIR the committed reference")
+                        "and compares DIR with the committed reference (comparison.md, comparison.json), after "
+                        "gathering every record behind the results into DIR/records; 'publish' makes DIR the "
+                        "committed reference; 'records' copies the valid records the config asks for that exist "
+                        "(in WORK/records or records_from) into the records directory DIR, adding to what it holds "
+                        "(a sitting's share of an experiment)")
     p.add_argument("--config", required=True, metavar="FILE.yaml",
                    help="the experiment config (its paper:/ablations: sections say what was run)")
     p.add_argument("--work", required=True, metavar="DIR", help="the experiment's work directory (work/<experiment>)")
@@ -41,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
 
     ctx = ReportContext(load_config(args.config, args.set), Path(args.work))
     out = ResultsLayout(args.out)
+    if args.target == "records":
+        from repro.records import merge
+
+        copied = merge(ctx.records.every(audits=True), ctx.store.roots, args.out)
+        print(f"{args.out}: {len(copied)} record(s) copied from {', '.join(map(str, ctx.store.roots))}")
+        return 0
     if args.target in ("compare", "publish"):
         return _reference(args, ctx, Path(args.out))
     if args.target == "ablations":
@@ -72,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reference(args: argparse.Namespace, ctx, out: Path) -> int:
-    from repro.layout import ExperimentDirs
+    from repro.layout import RECORDS, ExperimentDirs
     from repro.report import compare
 
     reference = Path(args.reference or ExperimentDirs.of(ctx.experiment, ctx.config.get("reference")).reference)
@@ -80,7 +89,23 @@ def _reference(args: argparse.Namespace, ctx, out: Path) -> int:
         copied = compare.publish(out, reference)
         print(f"published {', '.join(copied)} from {out} as the reference {reference}")
         return 0
-    run_dirs = [Path(ctx.layout.run_dir(run)) for run in ctx.plan.runs]
-    comparison = compare.write_comparison(out, reference, ctx.experiment, run_dirs)
+    compare.check_results(out)
+    infos = [ctx.run_info(run) for run in ctx.plan.runs.values()]  # before anything is written
+    gather_records(ctx, out / RECORDS)
+    comparison = compare.write_comparison(out, reference, ctx.experiment, infos)
     print(compare.summary(comparison))
     return 0
+
+
+def gather_records(ctx, into: Path) -> None:
+    """Every record behind a complete report (with the audits that exist) into ``into``, replacing what a
+    previous gathering left there; a missing or stale record is an error before anything is written."""
+    from repro.io import atomic_dir
+    from repro.records import merge
+
+    needed = ctx.records.every()
+    for record in needed:
+        ctx.store.root(record)  # raises naming the record
+    audits = [r for r in (ctx.records.audit(run) for run in ctx.plan.runs.values()) if ctx.store.find(r)]
+    with atomic_dir(into, owned=lambda path: (path / "data.json").is_file(), writer="repro report compare") as tmp:
+        merge(needed + audits, ctx.store.roots, tmp)

@@ -52,6 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     add_checkpoint_option(p, "checkpoint for perplexity (default: best)")
     add_decode_config_options(p, DEVICE_KEYS, "for the perplexity of --model")
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE (atomically)")
+    p.add_argument("--fingerprint", help="stamp the JSON with this digest of the settings behind it, making it a "
+                   "record (repro.records: the workflow's scores and perplexities)")
     return p
 
 
@@ -152,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         sentences = ppl.pop("sentences")
         result.update(ppl)
         result.setdefault("sentences", sentences)
+    if args.fingerprint:
+        result["fingerprint"] = args.fingerprint
     text = json.dumps(result, indent=2, sort_keys=True)
     print(text)
     if args.output:

@@ -34,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
 
     from repro.config import load_config
     from repro.train.config import TrainConfig
+    from repro.train.run_info import Status
     from repro.train.trainer import train
 
     config = load_config(args.config, args.overrides, reads=("model", "train"))
     train_config = TrainConfig.from_dict(config.get("train"))
     info = train(args.data, args.out, config.get("model"), train_config, overwrite=args.overwrite)
-    print(f"{args.out}: {info['status']} at step {info['step']} (epoch {info['epoch']:.3f}), "
-          f"best valid ppl {info['best_valid_ppl']}, {info['tokens_per_s']} target tokens/s", file=sys.stderr)
-    return 0 if info["status"] == "done" else 1
+    print(f"{args.out}: {info.status} at step {info.step} (epoch {info.epoch:.3f}), "
+          f"best valid ppl {info.best_valid_ppl}, {info.tokens_per_s} target tokens/s", file=sys.stderr)
+    return 0 if info.status == Status.DONE else 1

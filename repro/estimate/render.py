@@ -43,7 +43,12 @@ def render(result: dict[str, Any]) -> str:
               f"{totals['jobs']} jobs at {totals['startup_s']:.1f} s start-up each); "
               f"{format_seconds(totals['parallel_s'])} with {totals['capacity']} {totals['capacity_unit']} "
               f"({slots['train']} per training job, {slots['decode']} per decoding job)", ""]
-    lines += ["What the projection cannot know:"] + [f"  - {note}" for note in result["caveats"]]
+    lines += ["Parts (one sitting or machine each: `snakemake <target>`; a sitting's records complete the "
+              "experiment with records_from):"]
+    lines += _table(["target", "runs", "systems", "one job at a time", f"with {totals['capacity']} {totals['capacity_unit']}"],
+                    [[p["target"], str(p["runs"]), str(p["systems"]), format_seconds(p["serial_s"]),
+                      format_seconds(p["parallel_s"])] for p in result["parts"]])
+    lines += ["", "What the projection cannot know:"] + [f"  - {note}" for note in result["caveats"]]
     return "\n".join(lines) + "\n"
 
 

@@ -177,6 +177,14 @@ def _assemble(config: dict[str, Any], plan: Plan, profile: DataProfile, readines
 
     capacity = slots["capacity"]
     serial = sum(job.seconds for job in jobs)
+    parts = []
+    for part in plan.parts().values():  # each holds the runs its systems decode: its jobs wait for nothing else
+        names = {f"train {r.name}" for r in part.runs} | {f"perplexity {r.name}" for r in part.runs}
+        names |= {f"{step} {s.name}" for s in part.systems for step in ("translate", "score")}
+        part_jobs = [job for job in jobs if job.name in names]
+        parts.append({"part": part.name, "target": f"part_{part.name}", "runs": len(part.runs),
+                      "systems": len(part.systems), "serial_s": sum(job.seconds for job in part_jobs),
+                      "parallel_s": makespan(part_jobs, capacity)})
     totals = {
         "train_s": sum(cost.total_s for cost in run_costs.values()),
         "decode_s": sum(s["decode_s"] for s in systems),
@@ -187,7 +195,7 @@ def _assemble(config: dict[str, Any], plan: Plan, profile: DataProfile, readines
     return {
         "config": {"experiment": config["experiment"], "steps": options.steps},
         "readiness": readiness.to_dict(), "data": profile.summary(), "models": models, "decoding": systems,
-        "totals": totals, "caveats": _caveats(plan, profile, readiness, resources, device, models, settings),
+        "parts": parts, "totals": totals, "caveats": _caveats(plan, profile, readiness, resources, device, models, settings),
     }
 
 

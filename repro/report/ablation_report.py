@@ -88,7 +88,7 @@ class Ablations:
         return self.run_valid_ppls(self.runs(variant))
 
     def run_valid_ppls(self, runs: list[RunSpec]) -> list[float]:
-        return [float(self.ctx.run_info(run)["best_valid_ppl"]) for run in runs]
+        return [float(self.ctx.run_info(run).best_valid_ppl) for run in runs]
 
     def compare(self, base: Variant, variant: Variant) -> dict:
         return self.compare_runs(self.runs(base), self.runs(variant))
@@ -187,15 +187,13 @@ def length_figure(ab: Ablations, out: ResultsLayout, min_count: int = 30) -> pd.
 
 def gradient_curves(ab: Ablations, out: ResultsLayout) -> dict[Variant, dict[str, float]]:
     """Gradient norm (before clipping) against step for each cell type, first ablation seed."""
-    from repro.train.log import read_log
-
     ab = ab.on("cell")
     curves, summary = {}, {}
     clip = ab.plan.setting(ab.main, "train.clip_norm")
     for variant in [ab.main] + ab.variants_on("cell"):
         run = ab.plan.run(variant.name, ab.seeds[0])
-        entries = [e for e in read_log(ab.ctx.layout.run_dir(run.name)) if e.get("kind") == "train"]
-        steps, norms = [e["step"] for e in entries], [e["grad_norm"] for e in entries]
+        curve = ab.ctx.train_curve(run)
+        steps, norms = curve["step"], curve["grad_norm"]
         label = (f"main model ({ab.plan.setting(ab.main, 'model.cell').upper()})" if variant == ab.main
                  else variant.label)
         curves[label] = (steps, norms)

@@ -26,8 +26,8 @@ import pandas as pd
 
 from repro.errors import ReproError
 from repro.io import atomic_write
-from repro.layout import AUDIT, CLAIMS, COMPARISON, FIGURES, PROVENANCE, RUNS, TABLES
-from repro.report.runs import training_dtype
+from repro.layout import AUDIT, CLAIMS, COMPARISON, FIGURES, PROVENANCE, RECORDS, RUNS, TABLES
+from repro.train.run_info import RunInfo
 
 # Where identical numbers cannot be expected, a difference this small is marked close: BLEU-like scores
 # (BLEU, sacreBLEU, chrF, differences and their intervals) within this many points; perplexities within
@@ -84,24 +84,15 @@ class Comparison:
         return {"status": self.status, **asdict(self), "tolerance": TOLERANCE}
 
 
-def provenance(run_dirs: list[Path], repo: Path | None = None) -> dict[str, Any]:
+def provenance(infos: list[RunInfo], repo: Path | None = None) -> dict[str, Any]:
     """Where and with what code the runs were made: the platform each run.json records, and the git commit."""
     platforms = []
-    for run_dir in run_dirs:
-        path = run_dir / "run.json"
-        if not path.is_file():
-            raise ReproError(f"{path}: missing; train the experiment's runs first (snakemake --cores all) "
-                             "before comparing its results with the reference")
-        try:
-            info = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ReproError(f"{path}: not valid JSON ({exc})") from None
-        environment = info.get("environment") or {}
-        platform = {key: environment.get(key) for key in PLATFORM_KEYS}
-        platform["dtype"] = training_dtype(info)
+    for info in infos:
+        platform = {key: info.environment.get(key) for key in PLATFORM_KEYS}
+        platform["dtype"] = info.dtype
         if platform not in platforms:
             platforms.append(platform)
-    return {"platforms": platforms, "code": code_version(repo), "runs": len(run_dirs)}
+    return {"platforms": platforms, "code": code_version(repo), "runs": len(infos)}
 
 
 def code_version(repo: Path | None = None) -> dict[str, Any]:
@@ -312,14 +303,18 @@ def to_markdown(comparison: Comparison, limit: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_comparison(results: Path, reference: Path, experiment: str, run_dirs: list[Path],
+def check_results(results: Path) -> None:
+    if not (Path(results) / TABLES).is_dir():
+        raise ReproError(f"{results}: holds no {TABLES}/ to compare; run the experiment first "
+                         "(snakemake --cores all writes them)")
+
+
+def write_comparison(results: Path, reference: Path, experiment: str, infos: list[RunInfo],
                      repo: Path | None = None) -> Comparison:
     """Write ``provenance.json``, ``comparison.json`` and ``comparison.md`` into ``results``."""
     results = Path(results)
-    if not (results / TABLES).is_dir():
-        raise ReproError(f"{results}: holds no {TABLES}/ to compare; run the experiment first "
-                         "(snakemake --cores all writes them)")
-    record = provenance(run_dirs, repo)  # before anything is written: a missing run leaves nothing behind
+    check_results(results)
+    record = provenance(infos, repo)
     with atomic_write(results / PROVENANCE, encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)
         handle.write("\n")
@@ -332,9 +327,9 @@ def write_comparison(results: Path, reference: Path, experiment: str, run_dirs: 
     return comparison
 
 
-# What a committed reference holds: the run's tables, figures, claims, runs and its provenance.
+# What a committed reference holds: the run's tables, figures, claims, runs, its provenance and its records.
 PUBLISHED = (TABLES, FIGURES, f"{CLAIMS}.md", CLAIMS_JSON, f"{RUNS}.csv", f"{RUNS}.md", f"{AUDIT}.csv", f"{AUDIT}.md",
-             PROVENANCE)
+             PROVENANCE, RECORDS)
 
 
 def publish(results: Path, reference: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""What a report step reads: the experiment plan, the prepared test set, runs, translations, scores."""
+"""What a report step reads: the experiment plan and its records (the test set, runs, translations, scores)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from repro.data.storage import load_meta, load_split
-from repro.data.vocab import Vocab
 from repro.errors import ReproError
 from repro.evaluation.bleu import sentence_stats
 from repro.experiments import REVERSED, Plan, RunSpec, SystemSpec, plan
 from repro.io import check_input_file, read_text_lines
 from repro.layout import Layout
+from repro.records import RecordPlan, RecordStore, read_train_curve, record_roots
+from repro.train.audit import AuditResult
+from repro.train.run_info import RunInfo
 
 MISSING_HINT = "has the workflow step that writes it run?"
 
@@ -27,76 +28,100 @@ def read_json(path: str | Path) -> dict[str, Any]:
 
 @dataclass
 class ReportContext:
+    """The records of an experiment (``repro.records``), as the reports read them: from the work
+    directory's ``records/``, else from the directories the config's ``records_from`` names."""
+
     config: dict[str, Any]
     work_dir: Path
     plan: Plan = field(init=False)
     layout: Layout = field(init=False)
+    records: RecordPlan = field(init=False)
+    store: RecordStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.work_dir = Path(self.work_dir)
         self.plan = plan(self.config)
         self.layout = Layout(str(self.work_dir))
+        self.records = RecordPlan(self.config, self.plan)
+        self.store = RecordStore(record_roots(self.config, self.layout))
 
     @property
     def experiment(self) -> str:
         return str(self.config.get("experiment", self.work_dir.name))
 
-    @property
-    def data_dir(self) -> Path:
-        return Path(self.layout.data_dir)
-
     @cached_property
+    def _data(self) -> dict[str, Any]:
+        return self.store.read_json(self.records.data())
+
+    @property
     def meta(self) -> dict[str, Any]:
-        return load_meta(self.data_dir)
+        return self._data["meta"]
 
     @cached_property
     def refs_tok(self) -> list[str]:
-        return read_text_lines(self.data_dir / "test.tok.tgt", missing_hint=MISSING_HINT)
-
-    @cached_property
-    def src_vocab(self) -> Vocab:
-        return Vocab.load(self.data_dir / "vocab.src.txt")
-
-    @cached_property
-    def test_src_ids(self) -> list[np.ndarray]:
-        split = load_split(self.data_dir, "test")
-        return [np.asarray(split.src[i]) for i in range(len(split))]
+        record = self.records.data()
+        return read_text_lines(self.store.companion(record, self.records.layout.references(tokenized=True)))
 
     @cached_property
     def test_src_lengths(self) -> np.ndarray:
-        return np.array([len(s) for s in self.test_src_ids])
+        return np.array(self._data["test"]["src_length"])
 
-    def run_info(self, run: RunSpec) -> dict[str, Any]:
-        return read_json(Path(self.layout.run_dir(run.name)) / "run.json")
+    @cached_property
+    def test_src_rarity(self) -> np.ndarray:
+        """The average frequency rank of each test source sentence's words (Figure 3, right)."""
+        return np.array(self._data["test"]["src_rarity"], dtype=np.float64)
+
+    def _run_record(self, run: RunSpec) -> dict[str, Any]:
+        return self.store.read_json(self.records.run(run))
+
+    def run_info(self, run: RunSpec) -> RunInfo:
+        record = self.records.run(run)
+        return RunInfo.from_dict(self._run_record(run)["run"], self.store.root(record) / record.path)
+
+    def valid_curve(self, run: RunSpec) -> list[dict[str, Any]]:
+        """Every validation of the run, as its log wrote it (``epoch``, ``valid_ppl``, ``best``, ...)."""
+        return self._run_record(run)["valid"]
+
+    def train_curve(self, run: RunSpec) -> dict[str, list[float]]:
+        """Per training interval of the run: ``step``, ``epoch``, ``lr``, ``grad_norm``."""
+        record = self.records.run(run)
+        return read_train_curve(self.store.companion(record, self.records.layout.train_curve(run.name)))
 
     def scores(self, system: SystemSpec) -> dict[str, Any]:
-        return read_json(self.layout.scores(system.decoder.name, system.search))
+        return self.store.read_json(self.records.system(system))
 
     def translations(self, system: SystemSpec, tokenized: bool = False) -> list[str]:
-        return read_text_lines(self.layout.translation(system.decoder.name, system.search, tokenized),
-                               missing_hint=MISSING_HINT)
+        record = self.records.system(system)
+        name = self.records.layout.translation(system.decoder.name, system.search, tokenized)
+        return read_text_lines(self.store.companion(record, name))
 
     def stats(self, system: SystemSpec) -> np.ndarray:
         """Per-sentence multi-bleu statistics of a system's tokenized test translations."""
         hyps = self.translations(system, tokenized=True)
         if len(hyps) != len(self.refs_tok):
-            raise ReproError(f"{self.layout.translation(system.decoder.name, system.search, True)}: {len(hyps)} "
-                             f"lines, but the test set has {len(self.refs_tok)}")
+            raise ReproError(f"{system.name}: {len(hyps)} translations, but the test set has {len(self.refs_tok)}")
         return sentence_stats(hyps, self.refs_tok)
 
     def test_perplexity(self, run: RunSpec) -> float:
-        return float(read_json(self.layout.perplexity(run.name))["ppl"])
+        return float(self.store.read_json(self.records.perplexity(run))["ppl"])
+
+    def figure2(self) -> dict[str, Any]:
+        return self.store.read_json(self.records.figure2())
+
+    def audit(self, run: RunSpec) -> AuditResult:
+        values = self.store.read_json(self.records.audit(run))
+        return AuditResult.from_dict(values)
 
     def cost(self, runs: tuple[RunSpec, ...] | list[RunSpec]) -> dict[str, Any]:
         """Training cost of the runs behind a system: wall time, device, tokens/s, parameters, and how
-        many of them stopped converged (``stop_reason``; runs from before it was recorded count as not)."""
+        many of them stopped converged."""
         infos = [self.run_info(r) for r in runs]
         return {
-            "converged": f"{sum(i.get('stop_reason') == 'converged' for i in infos)}/{len(infos)}",
-            "train_hours": sum(float(i.get("wall_time_s", 0.0)) for i in infos) / 3600.0,
-            "device": ",".join(sorted({str(i.get("device", "?")) for i in infos})),
-            "tokens_per_s": float(np.mean([float(i.get("tokens_per_s", 0.0)) for i in infos])),
-            "parameters_M": sum(int(i.get("parameters", 0)) for i in infos) / 1e6,
+            "converged": f"{sum(i.converged for i in infos)}/{len(infos)}",
+            "train_hours": sum(i.wall_time_s or 0.0 for i in infos) / 3600.0,
+            "device": ",".join(sorted({str(i.device or "?") for i in infos})),
+            "tokens_per_s": float(np.mean([i.tokens_per_s or 0.0 for i in infos])),
+            "parameters_M": sum(i.parameters or 0 for i in infos) / 1e6,
         }
 
     def _main_setting(self, key: str) -> Any:

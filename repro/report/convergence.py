@@ -1,4 +1,4 @@
-"""Did every model converge? The learning curves, read from each run's ``log.jsonl``, and the audit table.
+"""Did every model converge? The learning curves, read from each run's record, and the audit table.
 
 ``convergence.png``: validation perplexity against epoch, one panel per variant, its seeds overlaid, each
 run's best checkpoint (the one every table decodes) and its stop marked, the stop reason in the legend.
@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from repro.errors import ReproError
 from repro.experiments import RunSpec
 from repro.report.context import ReportContext
 from repro.report.figures import plt, save_figure
 from repro.report.tables import RATE_FORMAT, write_table
-from repro.train.audit import read_audit
-from repro.train.log import read_log
 
 FIGURE, RATE_FIGURE = "convergence", "convergence_lr"
-
-
-def _curves(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    log = read_log(run_dir)
-    valid = [e for e in log if e.get("kind") == "valid"]
-    if not valid:
-        raise ReproError(f"{run_dir}/log.jsonl: no validation entries; the learning curve needs a finished run")
-    return valid, [e for e in log if e.get("kind") == "train"]
 
 
 def _panels(ctx: ReportContext) -> dict[str, list[RunSpec]]:
@@ -61,16 +49,15 @@ def draw_convergence(ctx: ReportContext):
     rate_fig, rate_axes = _grid(len(panels))
     for ax, rate_ax, (variant, runs) in zip(axes, rate_axes, panels.items()):
         for run in runs:
-            run_dir = Path(ctx.layout.run_dir(run.name))
-            valid, train = _curves(run_dir)
+            valid, train = ctx.valid_curve(run), ctx.train_curve(run)
             info = ctx.run_info(run)
             epochs, ppls = [e["epoch"] for e in valid], [e["valid_ppl"] for e in valid]
             (line,) = ax.plot(epochs, ppls, linewidth=1.2,
-                              label=f"seed {run.seed}: {info.get('stop_reason') or 'not recorded'}")
+                              label=f"seed {run.seed}: {info.stop_reason or 'not recorded'}")
             best = min(valid, key=lambda e: e["valid_ppl"])
             ax.plot([best["epoch"]], [best["valid_ppl"]], marker="*", markersize=10, color=line.get_color())
             ax.plot([epochs[-1]], [ppls[-1]], marker="x", markersize=7, color=line.get_color())
-            rate_ax.step([e["epoch"] for e in train], [e["lr"] for e in train], where="post", linewidth=1.2,
+            rate_ax.step(train["epoch"], train["lr"], where="post", linewidth=1.2,
                          color=line.get_color(), label=f"seed {run.seed}")
         for axis, ylabel in ((ax, "validation perplexity"), (rate_ax, "learning rate")):
             axis.set_yscale("log")
@@ -92,7 +79,7 @@ def audit_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
     perplexity and the further gain; the caption gives the largest gain among the converged runs."""
     records = []
     for run in ctx.plan.runs.values():
-        audit = read_audit(ctx.layout.audit(run.name))
+        audit = ctx.audit(run)
         records.append({
             "name": run.name, "variant": run.variant.name, "seed": run.seed,
             "stop reason": audit.stop_reason or "not recorded", "stopped at epoch": round(audit.stopped_epoch, 3),

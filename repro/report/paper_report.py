@@ -11,7 +11,7 @@ from repro.evaluation.bleu import subset_bleu
 from repro.experiments import FAIRSEQ_MIN_LEN, FORWARD, REVERSED, RunSpec, SystemSpec
 from repro.layout import ResultsLayout
 from repro.report import paper
-from repro.report.bins import average_frequency_rank, quantile_bins
+from repro.report.bins import quantile_bins
 from repro.report.context import ReportContext
 from repro.report.figures import pca_2d, plot_binned_bleu, plot_pca_panels
 from repro.report.tables import format_mean_std, write_table
@@ -187,7 +187,7 @@ def figure3(ctx: ReportContext, out: ResultsLayout, min_count: int = 30, max_bin
     n = len(ctx.refs_tok)
     min_count = max(1, min(min_count, n // 4))
     lengths = ctx.test_src_lengths
-    rarity = average_frequency_rank(ctx.test_src_ids, ctx.src_vocab.frequency_rank)
+    rarity = ctx.test_src_rarity
     beam = ctx.plan.paper.figure_beam
     result = {}
     for kind, values, xlabel, integer in (
@@ -209,33 +209,14 @@ def figure3(ctx: ReportContext, out: ResultsLayout, min_count: int = 30, max_bin
 
 
 def figure2(ctx: ReportContext, prefix: str | Path) -> dict:
-    """2-D PCA of the reversed model's final encoder state for the paper's (or the demo's) phrases."""
-    import torch
-
-    from repro.inference.encode import encode_sentences
-    from repro.train.checkpoint import load_run
-
-    run = ctx.plan.single(REVERSED).runs[0].name
-    loaded = load_run(ctx.layout.run_dir(run), "best", device="cpu")
-    src_tok, _ = loaded.tokenizers()
-    if ctx.meta.get("source") == "synthetic":
-        from repro.data.sources.synthetic import synthetic_phrase_sets
-
-        sets = synthetic_phrase_sets(ctx.config.get("data", {}))
-        panels_text = {"synthetic phrases (one colour per meaning)": [p for v in sets.values() for p in v]}
-        groups = {p: meaning for meaning, v in sets.items() for p in v}
-    else:
-        panels_text = {"left panel phrases": paper.FIG2_PHRASES["left"], "right panel phrases": paper.FIG2_PHRASES["right"]}
-        groups = None
-    panels = {}
-    with torch.no_grad():
-        for name, phrases in panels_text.items():
-            ids = [loaded.src_vocab.encode(src_tok.tokenize(p)) for p in phrases]
-            vectors = encode_sentences(loaded.model, ids)
-            panels[name] = (pca_2d(vectors.astype(np.float64)), phrases)
-    title = (f"PCA of the final encoder state of {run} (cf. paper Figure 2: clusters by meaning, sensitive to "
-             f"word order, fairly insensitive to active/passive voice)")
-    plot_pca_panels(panels, title, prefix, groups=groups)
+    """2-D PCA of the reversed model's final encoder state for the paper's (or the demo's) phrases, from the
+    states its record holds."""
+    record = ctx.figure2()
+    panels = {name: (pca_2d(np.asarray(panel["vectors"], dtype=np.float64)), panel["phrases"])
+              for name, panel in record["panels"].items()}
+    title = (f"PCA of the final encoder state of {record['run']} (cf. paper Figure 2: clusters by meaning, sensitive "
+             f"to word order, fairly insensitive to active/passive voice)")
+    plot_pca_panels(panels, title, prefix, groups=record["groups"])
     return panels
 
 

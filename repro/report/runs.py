@@ -9,17 +9,11 @@ where its best checkpoint was, and what it cost on which device in which precisi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from repro.report.context import ReportContext
 from repro.report.tables import RATE_FORMAT, write_table
-
-
-def training_dtype(info: dict[str, Any]) -> str | None:
-    """The precision a run trained in, from its run.json: bf16 or fp32; None where run.json does not say."""
-    return None if info.get("bf16") is None else ("bf16" if info["bf16"] else "fp32")
 
 
 def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
@@ -31,17 +25,17 @@ def runs_table(ctx: ReportContext, prefix: str | Path) -> pd.DataFrame:
             "variant": run.variant.name,
             "axis": run.variant.axis,
             "seed": run.seed,
-            "stop reason": info.get("stop_reason") or "not recorded",
-            "best epoch": info.get("best_epoch"),
-            "best valid perplexity": info.get("best_valid_ppl"),
-            "validations after best": info.get("evals_since_best"),
-            "final lr": info.get("final_lr"),
-            "steps": info.get("step"),
-            "wall time (s)": info.get("wall_time_s"),
-            "tokens/s": info.get("tokens_per_s"),
-            "device": (info.get("environment") or {}).get("device_name") or info.get("device"),
-            "dtype": training_dtype(info) or "fp32",
-            "parameters": info.get("parameters"),
+            "stop reason": str(info.stop_reason or "not recorded"),
+            "best epoch": info.best_epoch,
+            "best valid perplexity": info.best_valid_ppl,
+            "validations after best": info.evals_since_best,
+            "final lr": info.final_lr,
+            "steps": info.step,
+            "wall time (s)": info.wall_time_s,
+            "tokens/s": info.tokens_per_s,
+            "device": info.device_name,
+            "dtype": info.dtype or "fp32",
+            "parameters": info.parameters,
         })
     df = pd.DataFrame.from_records(records)
     converged = int((df["stop reason"] == "converged").sum()) if len(df) else 0

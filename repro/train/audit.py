@@ -27,6 +27,7 @@ from repro.train.checkpoint import checkpoint_path, load_checkpoint, save_checkp
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
 from repro.train.run_dir import check_run_dir
+from repro.train.run_info import RUN_JSON, RunInfo, Status, read_run_info
 
 DEFAULT_EVALS = 5
 
@@ -94,7 +95,7 @@ def audit_run(run_dir: str | Path, out_dir: str | Path, evals: int = DEFAULT_EVA
     held = replace(cfg, lr_schedule="constant", lr=final_lr, early_stopping_patience=None, min_lr=0.0,
                    epochs=ceiling, max_steps=None, progress=progress)
 
-    data_dir = Path(data_dir or info["data_dir"])
+    data_dir = Path(data_dir or info.data_dir)
     seeded = checkpoint_path(out_dir, "last")
     if not seeded.exists():  # else: an interrupted audit, resumed by the trainer
         check_run_dir(out_dir, data_dir)  # the audit's directory is a run directory: new, empty or its own
@@ -102,9 +103,9 @@ def audit_run(run_dir: str | Path, out_dir: str | Path, evals: int = DEFAULT_EVA
     model_section = {k: v for k, v in payload["model_config"].items() if k not in DATA_DEFINED_KEYS}
     train(data_dir, out_dir, model_section, held)
 
-    further = [entry for entry in read_log(out_dir) if entry["kind"] == "valid" and entry["step"] > info["step"]]
-    result = AuditResult(run_dir=str(run_dir), stop_reason=info.get("stop_reason"), stopped_epoch=stopped_epoch,
-                         best_valid_ppl=float(info["best_valid_ppl"]), final_lr=final_lr,
+    further = [entry for entry in read_log(out_dir) if entry["kind"] == "valid" and entry["step"] > info.step]
+    result = AuditResult(run_dir=str(run_dir), stop_reason=info.stop_reason, stopped_epoch=stopped_epoch,
+                         best_valid_ppl=float(info.best_valid_ppl), final_lr=final_lr,
                          epochs=[e["epoch"] for e in further], valid_ppls=[e["valid_ppl"] for e in further])
     with atomic_write(audit_path(out_dir), encoding="utf-8") as handle:
         json.dump(result.to_dict(), handle, indent=2)
@@ -114,14 +115,8 @@ def audit_run(run_dir: str | Path, out_dir: str | Path, evals: int = DEFAULT_EVA
     return result
 
 
-def _finished_run_info(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
-    if not path.exists():
-        raise ReproError(f"{path}: not found; the audit continues a finished run directory of `repro train`")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ReproError(f"{path}: not valid JSON ({exc})") from exc
-    if info.get("status") != "done" or info.get("best_valid_ppl") is None:
-        raise ReproError(f"{path}: the run is not finished (status {info.get('status')!r}); audit a finished run")
+def _finished_run_info(run_dir: Path) -> RunInfo:
+    info = read_run_info(run_dir)
+    if info.status != Status.DONE or info.best_valid_ppl is None:
+        raise ReproError(f"{run_dir / RUN_JSON}: the run is not finished (status '{info.status}'); audit a finished run")
     return info

@@ -8,7 +8,6 @@ was trained on, ``repro.data.fingerprint``) as the trainer writes them.
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import re
@@ -24,7 +23,7 @@ from repro.data.fingerprint import VOCABULARIES, check_fingerprint
 from repro.data.storage import load_meta
 from repro.data.vocab import Vocab
 from repro.errors import ReproError
-from repro.io import atomic_save, atomic_write
+from repro.io import atomic_save
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 
 logger = logging.getLogger(__name__)
@@ -60,23 +59,6 @@ def copy_data_files(data_dir: str | Path, run_dir: str | Path) -> None:
         source = Path(data_dir) / name
         if source.exists():
             shutil.copyfile(source, target / name)
-
-
-def write_run_json(run_dir: str | Path, info: dict[str, Any], last_resort: bool = False) -> None:
-    """Write run.json atomically. ``last_resort`` (recording why a run stopped): when there is no room
-    for the temporary copy (a full disk), rewrite the existing file in place rather than leave it saying
-    ``running``; it is small, and its blocks are reused."""
-    path = Path(run_dir) / "run.json"
-    text = json.dumps(info, indent=2, sort_keys=True) + "\n"
-    try:
-        with atomic_write(path, encoding="utf-8") as handle:
-            handle.write(text)
-    except ReproError:
-        if not (last_resort and path.is_file()):
-            raise
-        with open(path, "r+", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.truncate()
 
 
 def environment_info(device: torch.device) -> dict[str, Any]:
@@ -126,13 +108,6 @@ def remove_orphaned_temporaries(run_dir: str | Path) -> list[Path]:
         logger.info(f"{run_dir}: removed {len(removed)} temporary file(s) left by a killed run: "
                     f"{', '.join(str(p) for p in removed)}")
     return removed
-
-
-def read_run_json(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "run.json"
-    if not path.exists():
-        raise ReproError(f"{run_dir}: not a run directory (no run.json); train one with `repro train`")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import socket
@@ -32,8 +31,8 @@ from pathlib import Path
 
 from repro.errors import ReproError
 from repro.io import cannot_write, within
+from repro.train.run_info import RUN_JSON, Status, read_run_info
 
-RUN_JSON = "run.json"
 LOCK = "run.lock"
 # What a run consists of; --overwrite removes these and nothing else.
 RUN_FILES = (RUN_JSON, "log.jsonl", "checkpoints", "data")
@@ -44,10 +43,11 @@ def is_run_dir(path: Path) -> bool:
     return (path / RUN_JSON).is_file() or (path / "checkpoints" / "last.pt").is_file()
 
 
-def _status(path: Path) -> str | None:
+def _status(path: Path) -> Status | None:
+    """The run's status; None where run.json is missing or unreadable (the ownership check goes on)."""
     try:
-        return json.loads((path / RUN_JSON).read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
+        return read_run_info(path).status
+    except (OSError, ReproError):
         return None
 
 
@@ -75,9 +75,9 @@ def check_run_dir(run_dir: Path, data_dir: Path, overwrite: bool = False) -> Non
                      f"{', ...' if len(entries) > 3 else ''})")
         raise ReproError(f"{run_dir}: is {what}; refusing to write a run into it ({advice})")
     resumable = (run_dir / "checkpoints" / "last.pt").is_file()
-    finished = (run_dir / "checkpoints" / "best.pt").is_file() or _status(run_dir) == "done"
+    finished = (run_dir / "checkpoints" / "best.pt").is_file() or _status(run_dir) == Status.DONE
     if finished and not resumable and not overwrite:
-        raise ReproError(f"{run_dir}: holds a trained run (status {_status(run_dir)!r}) with no "
+        raise ReproError(f"{run_dir}: holds a trained run (status '{_status(run_dir)}') with no "
                          "checkpoints/last.pt to resume from; refusing to train over it: pass --overwrite to "
                          f"replace it, or {advice}")
 

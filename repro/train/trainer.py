@@ -38,7 +38,6 @@ from repro.train.checkpoint import (
     load_checkpoint,
     remove_orphaned_temporaries,
     save_checkpoint,
-    write_run_json,
 )
 from repro.train.config import RESUMABLE_CHANGES, TrainConfig
 from repro.train.distributed import DistInfo
@@ -46,6 +45,7 @@ from repro.train.evaluate import perplexity
 from repro.train.from_data import load_train_data, model_config_for
 from repro.train.log import LogWriter, log_path, truncate_log
 from repro.train.run_dir import check_run_dir, clear_run, locked_run_dir
+from repro.train.run_info import RunInfo, Status, StopReason, write_run_info
 from repro.train.schedule import crossed, decays_to_floor, learning_rate
 from repro.train.state import (
     TrainState,
@@ -65,8 +65,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
 def train(data_dir: str | Path, run_dir: str | Path, model_section: dict[str, Any] | None = None,
-          train_config: TrainConfig | None = None, overwrite: bool = False) -> dict[str, Any]:
-    """Train (or resume, when ``run_dir/checkpoints/last.pt`` exists) and return the final run.json.
+          train_config: TrainConfig | None = None, overwrite: bool = False) -> RunInfo:
+    """Train (or resume, when ``run_dir/checkpoints/last.pt`` exists) and return the final run.json (:class:`RunInfo`).
 
     ``run_dir`` must be new, empty or this run's (``repro.train.run_dir``); ``overwrite`` starts a finished
     run afresh. A signal of ``STOP_SIGNALS`` saves a checkpoint and raises :class:`Interrupted`.
@@ -188,7 +188,7 @@ class _Run:
                                f"{len(rngs)}; random streams (dropout, teacher forcing) restart")
         return s
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> RunInfo:
         if self.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         # From here on the run directory exists: whatever stops the run, run.json must not keep saying
@@ -205,7 +205,7 @@ class _Run:
                 elif path.exists():
                     path.unlink()
             self.log.open()
-            self._write_run_json("running")
+            self._write_run_json(Status.RUNNING)
             self._loop()
             if self.main:
                 logger.info(f"{self.run_dir}: {self._stop_message()}")
@@ -215,22 +215,22 @@ class _Run:
             message = (f"{self.run_dir}: training diverged at step {self.state.step + 1} "
                        f"(epoch {self._epoch_float():.3f}, lr {self.lr:g}): {exc}; {last}. "
                        "Try a lower train.lr or train.clip_norm.")
-            self._record_stop("diverged", message)
+            self._record_stop(Status.DIVERGED, message)
             raise ReproError(message) from None
         except KeyboardInterrupt:
-            self._record_stop("interrupted", "KeyboardInterrupt")
+            self._record_stop(Status.INTERRUPTED, "KeyboardInterrupt")
             raise
         except Interrupted as exc:
-            self._record_stop("interrupted", str(exc))
+            self._record_stop(Status.INTERRUPTED, str(exc))
             raise
         except BaseException as exc:
-            self._record_stop("failed", str(exc) if isinstance(exc, ReproError) else f"{type(exc).__name__}: {exc}")
+            self._record_stop(Status.FAILED, str(exc) if isinstance(exc, ReproError) else f"{type(exc).__name__}: {exc}")
             raise
         finally:
             self.log.close()
-        return self._write_run_json("done")
+        return self._write_run_json(Status.DONE)
 
-    def _record_stop(self, status: str, error: str) -> None:
+    def _record_stop(self, status: Status, error: str) -> None:
         """Write run.json for a run that stopped early; a failure to write it (a full disk, say) is reported
         but must not hide the exception that stopped the run."""
         try:
@@ -255,31 +255,27 @@ class _Run:
         total = int(math.ceil(self.cfg.epochs * self.sampler.num_batches(0) - _EPS))
         return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
 
-    def _run_info(self, status: str) -> dict[str, Any]:
+    def _run_info(self, status: Status, error: str | None = None) -> RunInfo:
         s, conv = self.state, self.state.convergence
         finite = math.isfinite(conv.best_valid_ppl)
-        return {"data_dir": str(self.data_dir), "model": self.model_config.to_dict(), "train": self.cfg.to_dict(),
-                "parameters": self.parameters, "device": str(self.device), "bf16": self.bf16,
-                "world_size": self.dist.world_size,
-                "status": status, "wall_time_s": round(s.elapsed_s, 3), "step": s.step,
-                "epoch": round(self._epoch_float(), 6), "train_pairs": self.train_pairs,
-                "tokens_per_s": round(s.tokens_total / s.train_time_s, 1) if s.train_time_s > 0 else None,
-                "best_valid_ppl": conv.best_valid_ppl if finite else None,
-                "best_epoch": round(conv.best_epoch, 6) if finite else None,
-                "best_step": conv.best_step if finite else None,
-                "evals_since_best": conv.evals_since_best,
-                "final_lr": self._learning_rate(self._epoch_float()),
-                "stop_reason": (self._stop() or (None,))[0] if status == "done" else None,
-                "data_fingerprint": self.fingerprint, "environment": self.environment}
+        return RunInfo(
+            status=status, model=self.model_config.to_dict(), train=self.cfg.to_dict(), data_dir=str(self.data_dir),
+            data_fingerprint=self.fingerprint, parameters=self.parameters, device=str(self.device), bf16=self.bf16,
+            world_size=self.dist.world_size, environment=self.environment, wall_time_s=round(s.elapsed_s, 3),
+            tokens_per_s=round(s.tokens_total / s.train_time_s, 1) if s.train_time_s > 0 else None,
+            step=s.step, epoch=round(self._epoch_float(), 6), train_pairs=self.train_pairs,
+            best_valid_ppl=conv.best_valid_ppl if finite else None,
+            best_epoch=round(conv.best_epoch, 6) if finite else None,
+            best_step=conv.best_step if finite else None, evals_since_best=conv.evals_since_best,
+            final_lr=self._learning_rate(self._epoch_float()),
+            stop_reason=(self._stop() or (None,))[0] if status == Status.DONE else None, error=error)
 
-    def _write_run_json(self, status: str, error: str | None = None, last_resort: bool = False) -> dict[str, Any]:
+    def _write_run_json(self, status: Status, error: str | None = None, last_resort: bool = False) -> RunInfo:
         """run.json (rank 0 only); ``error`` says why a run stopped with status failed, interrupted or
         diverged, and is absent otherwise (a resumed run's run.json no longer carries the old error)."""
-        info = self._run_info(status)
-        if error is not None:
-            info["error"] = error
+        info = self._run_info(status, error)
         if self.main:
-            write_run_json(self.run_dir, info, last_resort)
+            write_run_info(self.run_dir, info, last_resort)
         return info
 
     def _save(self, best: bool) -> None:
@@ -295,7 +291,7 @@ class _Run:
             save_checkpoint(checkpoint_path(self.run_dir, "best"), payload)
         save_checkpoint(self.last_path, payload)
         self.saved_step = self.state.step
-        self._write_run_json("running")
+        self._write_run_json(Status.RUNNING)
 
     def _log_train(self) -> None:
         s, acc = self.state, self.state.interval
@@ -336,7 +332,7 @@ class _Run:
         return learning_rate(cfg.lr_schedule, epoch, cfg.lr, cfg.decay_start_epoch, cfg.decay_every_epochs,
                              cfg.decay_factor, self.state.convergence.plateau_decays, cfg.min_lr)
 
-    def _stop(self) -> tuple[str, str] | None:
+    def _stop(self) -> tuple[StopReason, str] | None:
         """Why training stops now, as (reason, what triggered it): ``converged`` (the patience ran out:
         ``early_stopping_patience`` evaluations in a row at the rate the run ends with, none of them
         progress, a drop of more than ``min_improvement`` below the last progress), ``epoch_limit``,
@@ -345,13 +341,13 @@ class _Run:
         patience or ceiling continues."""
         cfg, s, conv = self.cfg, self.state, self.state.convergence
         if cfg.early_stopping_patience and conv.evals_without_progress >= cfg.early_stopping_patience:
-            return "converged", (f"validation perplexity did not improve by more than {cfg.min_improvement:.2%} in "
+            return StopReason.CONVERGED, (f"validation perplexity did not improve by more than {cfg.min_improvement:.2%} in "
                                  f"{conv.evals_without_progress} evaluations at the final learning rate "
                                  f"{self._learning_rate(self._epoch_float()):g}")
         if self._epoch_float() >= cfg.epochs - _EPS:
-            return "epoch_limit", f"reached the epoch ceiling train.epochs = {cfg.epochs:g}"
+            return StopReason.EPOCH_LIMIT, f"reached the epoch ceiling train.epochs = {cfg.epochs:g}"
         if cfg.max_steps is not None and s.step >= cfg.max_steps:
-            return "max_steps", f"reached train.max_steps = {cfg.max_steps}"
+            return StopReason.MAX_STEPS, f"reached train.max_steps = {cfg.max_steps}"
         return None
 
     def _stop_if_signalled(self) -> None:

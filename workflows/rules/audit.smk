@@ -12,8 +12,11 @@ rule audit_run:
         data=LAYOUT.data_dir,
     output:
         audit=LAYOUT.audit("{run}"),
+        record=LAYOUT.records.audit("{run}"),
     params:
         out=lambda wildcards: LAYOUT.audit_dir(wildcards.run),
+        records=lambda wildcards, output: Path(output.record).parents[1],  # the records root, above audit/
+        fingerprint=lambda wildcards: RECORD_PLAN.audit(PLAN.runs[wildcards.run]).fingerprint,
     log:
         LAYOUT.log("audit", "{run}"),
     wildcard_constraints:
@@ -27,6 +30,8 @@ rule audit_run:
     shell:
         "export OMP_NUM_THREADS={threads}; "
         "repro audit {input.run} --out {params.out} --data {input.data} --quiet > {log} 2>&1"
+        " && repro record audit {params.out} --name {wildcards.run} --out {params.records}"
+        " --fingerprint {params.fingerprint} >> {log} 2>&1"
 
 
 rule audit:
@@ -34,7 +39,7 @@ rule audit:
     further gain of a run that stopped converged."""
     input:
         config=step_config("report"),
-        audits=[LAYOUT.audit(run) for run in PLAN.runs],
+        audits=record_files(RECORD_PLAN.audit(run) for run in PLAN.runs.values()),
     output:
         csv=report(f"{RESULTS.audit}.csv", caption="../report/audit.rst", category="Runs"),
         md=f"{RESULTS.audit}.md",

@@ -13,6 +13,7 @@ from repro.experiment_config import ResourcesConfig, validate_experiment_config
 from repro.experiments import PAPER_AXIS
 from repro.inference.config import DecodeConfig
 from repro.layout import FIGURES, TABLES, ExperimentDirs, Layout, ResultsLayout
+from repro.records import RecordPlan, RecordStore, record_roots
 
 min_version("8.0")
 
@@ -33,6 +34,10 @@ DIRS = ExperimentDirs.of(EXP, config.get("reference"))
 LAYOUT = Layout(DIRS.work)  # intermediates, regenerable, not committed
 RESULTS = ResultsLayout(DIRS.results)  # this run's tables, figures, claims and comparison, not committed
 REFERENCE = ResultsLayout(DIRS.reference)  # the committed results this run is compared with
+# The records the reports read, each with the fingerprint of its settings (repro.records), and where valid
+# copies are looked up: the work directory's records/, then the config's records_from.
+RECORD_PLAN = RecordPlan(config, PLAN)
+RECORD_STORE = RecordStore(record_roots(config, LAYOUT))
 
 # The config sections each step reads. A step's command gets a config file holding exactly those
 # sections (plus `experiment`), so editing one section reruns only the steps that read it, and values
@@ -41,7 +46,7 @@ STEP_SECTIONS = {
     "prepare": ["data"],
     "train": ["model", "train"],
     "decode": ["decode"],
-    "report": ["data", "model", "train", "decode", "paper", "ablations"],
+    "report": ["data", "model", "train", "decode", "paper", "ablations", "records_from"],
     "estimate": ["data", "model", "train", "decode", "paper", "ablations", "resources"],
 }
 
@@ -129,35 +134,41 @@ def decoder_runs(wildcards):
     return [LAYOUT.run_dir(run.name) for run in PLAN.decoders[wildcards.decoder].runs]
 
 
-def system_files(systems):
-    """Scores and tokenized translations of ``systems`` (what the reports read)."""
-    return {
-        "scores": [LAYOUT.scores(s.decoder.name, s.search) for s in systems],
-        "translations": [LAYOUT.translation(s.decoder.name, s.search, tokenized=True) for s in systems],
-    }
+def record_files(records):
+    """The files of ``records`` (repro.records.Record): the first valid copy's (the work directory's, then
+    each records_from directory's in turn), else the work directory's, which the workflow makes."""
+    files = []
+    for record in records:
+        root = RECORD_STORE.find(record) or LAYOUT.records.root
+        files += [f"{root}/{name}" for name in record.files]
+    return files
 
 
-def run_dirs(systems):
-    return sorted({LAYOUT.run_dir(run.name) for s in systems for run in s.runs})
+def system_records(systems):
+    """The records of ``systems`` and of the runs behind them, and the test set's (what the reports read)."""
+    runs = sorted({run.name: run for s in systems for run in s.runs}.values(), key=lambda run: run.name)
+    return record_files([RECORD_PLAN.data(), *(RECORD_PLAN.run(run) for run in runs),
+                         *(RECORD_PLAN.system(s) for s in systems)])
 
 
 def paper_report_inputs(wildcards=None):
     """What the paper's tables and figures read (Table 2 reads no run: it needs no training)."""
     if wildcards is not None and wildcards.get("table") == "table2":
         return {"config": step_config("report")}
-    systems = PLAN.paper_systems()
+    paper_runs = [run for run in PLAN.runs.values() if run.variant.axis == PAPER_AXIS]
     return {
         "config": step_config("report"),
-        "data": LAYOUT.data_dir,
-        "runs": run_dirs(systems),
-        **system_files(systems),
-        "perplexity": [LAYOUT.perplexity(run.name) for run in PLAN.runs.values() if run.variant.axis == PAPER_AXIS],
+        "records": system_records(PLAN.paper_systems()) + record_files(RECORD_PLAN.perplexity(run) for run in paper_runs),
     }
 
 
 def ablation_inputs(wildcards=None):
-    systems = PLAN.ablation_systems()
-    return {"config": step_config("report"), "data": LAYOUT.data_dir, "runs": run_dirs(systems), **system_files(systems)}
+    return {"config": step_config("report"), "records": system_records(PLAN.ablation_systems())}
+
+
+def run_records():
+    """Every run's record, and the test set's (whose data source the captions name)."""
+    return record_files([RECORD_PLAN.data(), *(RECORD_PLAN.run(run) for run in PLAN.runs.values())])
 
 
 PAPER_TABLES = ["table1", "reversal", "beam", "table2"]

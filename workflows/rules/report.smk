@@ -54,7 +54,8 @@ rule figure2:
     """§3.8, Figure 2: 2-D PCA of the reversed model's final encoder state for phrases that differ in
     word order or voice."""
     input:
-        unpack(paper_report_inputs),
+        config=step_config("report"),
+        records=record_files([RECORD_PLAN.figure2()]),
     output:
         png=report(f"{RESULTS.figure('fig2_pca')}.png", caption="../report/fig2.rst", category="Paper",
                    subcategory="Figure 2", labels={"figure": "fig2_pca"}),
@@ -99,7 +100,7 @@ rule runs_table:
     best epoch and validation perplexity, wall time, tokens/s, device and precision."""
     input:
         config=step_config("report"),
-        runs=[LAYOUT.run_dir(run) for run in PLAN.runs],
+        records=run_records(),
     output:
         csv=report(f"{RESULTS.runs}.csv", caption="../report/runs.rst", category="Runs"),
         md=f"{RESULTS.runs}.md",
@@ -121,7 +122,7 @@ rule convergence_figure:
     and the learning rate each run trained at."""
     input:
         config=step_config("report"),
-        runs=[LAYOUT.run_dir(run) for run in PLAN.runs],
+        records=run_records(),
     output:
         png=report(f"{RESULTS.figure('convergence')}.png", caption="../report/convergence.rst", category="Runs",
                    labels={"figure": "convergence"}),
@@ -141,16 +142,18 @@ rule convergence_figure:
 
 rule compare_reference:
     """Reproducibility check: compare every headline number and verdict of this run with the committed
-    reference of the experiment (identical on the reference's platform; elsewhere the same verdicts)."""
+    reference of the experiment (identical on the reference's platform; elsewhere the same verdicts), and
+    gather every record behind this run's results into results/<exp>/records/ (what publish commits)."""
     input:
         config=step_config("report"),
         outputs=PAPER_OUTPUTS + ablation_outputs() + [f"{RESULTS.runs}.csv", f"{RESULTS.figure('convergence')}.png"],
-        runs=[LAYOUT.run_dir(run) for run in PLAN.runs],
+        records=record_files(RECORD_PLAN.every()),
         reference=reference_files,
     output:
         md=report(f"{RESULTS.comparison}.md", caption="../report/comparison.rst", category="Reference check"),
         json=f"{RESULTS.comparison}.json",
         provenance=RESULTS.provenance,
+        records=directory(RESULTS.records),
     params:
         work=work_root,
         results=results_root,

@@ -6,11 +6,14 @@ rule score:
     """§3.6: score one system's test translations: cased multi-bleu.pl BLEU on tokenized text as the
     paper scored, sacreBLEU and chrF on detokenized text."""
     input:
-        hyp=LAYOUT.translation("{decoder}", "{search}"),
-        tok=LAYOUT.translation("{decoder}", "{search}", tokenized=True),
+        hyp=LAYOUT.records.translation("{decoder}", "{search}"),
+        tok=LAYOUT.records.translation("{decoder}", "{search}", tokenized=True),
         data=LAYOUT.data_dir,
     output:
-        scores=LAYOUT.scores("{decoder}", "{search}"),
+        scores=LAYOUT.records.scores("{decoder}", "{search}"),
+    params:
+        # as a param, a changed setting behind the system reruns it (repro.records)
+        fingerprint=lambda wildcards: RECORD_PLAN.system(planned_system(wildcards)).fingerprint,
     log:
         LAYOUT.log("score", "{decoder}/{search}"),
     wildcard_constraints:
@@ -21,7 +24,7 @@ rule score:
     shell:
         "repro score --hyp {input.hyp} --ref {input.data}/test.raw.tgt --src {input.data}/test.raw.src"
         " --tokenized-hyp {input.tok} --tokenized-ref {input.data}/test.tok.tgt"
-        " --output {output.scores} > {log} 2>&1"
+        " --output {output.scores} --fingerprint {params.fingerprint} > {log} 2>&1"
 
 
 rule perplexity:
@@ -32,7 +35,9 @@ rule perplexity:
         run=LAYOUT.run_dir("{run}"),
         data=LAYOUT.data_dir,
     output:
-        ppl=LAYOUT.perplexity("{run}"),
+        ppl=LAYOUT.records.perplexity("{run}"),
+    params:
+        fingerprint=lambda wildcards: RECORD_PLAN.perplexity(PLAN.runs[wildcards.run]).fingerprint,
     log:
         LAYOUT.log("perplexity", "{run}"),
     wildcard_constraints:
@@ -46,4 +51,4 @@ rule perplexity:
     shell:
         "export OMP_NUM_THREADS={threads}; "
         "repro score --model {input.run} --data {input.data} --split test --config {input.config}"
-        " --output {output.ppl} > {log} 2>&1"
+        " --output {output.ppl} --fingerprint {params.fingerprint} > {log} 2>&1"

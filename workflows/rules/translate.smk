@@ -15,8 +15,8 @@ rule translate:
         # it are named in the command, not as inputs.
         data=LAYOUT.data_dir,
     output:
-        detok=LAYOUT.translation("{decoder}", "{search}"),
-        tok=LAYOUT.translation("{decoder}", "{search}", tokenized=True),
+        detok=LAYOUT.records.translation("{decoder}", "{search}"),
+        tok=LAYOUT.records.translation("{decoder}", "{search}", tokenized=True),
     params:
         beam=lambda wildcards: planned_system(wildcards).beam,
         min_len=lambda wildcards: planned_system(wildcards).min_len,
