@@ -133,7 +133,7 @@ class RecordPlan:
         """Every record a complete report reads (and the audit's, with ``audits``)."""
         runs = list(self.plan.runs.values())
         records = [self.data(), *(self.run(r) for r in runs), *(self.system(s) for s in self.plan.systems.values())]
-        records += [self.perplexity(r) for r in runs if r.variant.axis == "paper"]
+        records += [self.perplexity(r) for r in runs if r.variant.axis == PAPER_AXIS]
         records.append(self.figure2())
         return records + ([self.audit(r) for r in runs] if audits else [])
 
