@@ -186,3 +186,25 @@ def test_a_damaged_train_curve_names_the_line(tmp_path):
     path.write_text("step\tlr\n")
     with pytest.raises(DataError, match=r"c.tsv, line 1: expected the header"):
         read_train_curve(path)
+
+
+def test_report_records_copies_a_sittings_valid_records_from_the_work_directory_and_records_from(tmp_path):
+    """`repro report records`: the valid records the config asks for, wherever the store finds them."""
+    import yaml
+
+    from repro.cli import main
+
+    records = RecordPlan(CONFIG)
+    in_work, in_earlier = records.run(records.plan.runs["reversed-s1"]), records.data()
+    stale = records.run(records.plan.runs["forward-s1"])
+    work, earlier, out = tmp_path / "work/x", tmp_path / "sitting1", tmp_path / "share"
+    for root, record in ((work / "records", in_work), (earlier, in_earlier), (work / "records", stale)):
+        _record_file(root, record.path, record.fingerprint if record is not stale else "0" * 16)
+        for name in record.companions:
+            (root / name).write_text("a\n")
+    config = tmp_path / "report.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "records_from": str(earlier)}))
+    assert main(["report", "records", "--config", str(config), "--work", str(work), "--out", str(out)]) == 0
+    copied = sorted(str(path.relative_to(out)) for path in out.rglob("*") if path.is_file())
+    assert copied == sorted([*in_work.files, *in_earlier.files])
+    assert RecordStore([out]).find(in_work) == out and RecordStore([out]).find(in_earlier) == out

@@ -111,9 +111,13 @@ def test_no_reference_is_said_not_failed(tmp_path):
 def test_publish_copies_the_results_and_replaces_only_a_reference_it_wrote(tmp_path):
     run = write_results(tmp_path / "run")
     (run / "comparison.md").write_text("not part of a reference")
+    (run / "records/runs").mkdir(parents=True)
+    (run / "records/runs/a.json").write_text("{}")
+    (run / "records/.snakemake_timestamp").write_text("")  # Snakemake's marker of a directory output
     ref = tmp_path / "reference" / "tiny"
-    assert compare.publish(run, ref) == ["tables", "claims.json", "provenance.json"]
+    assert compare.publish(run, ref) == ["tables", "claims.json", "provenance.json", "records"]
     assert not (ref / "comparison.md").exists()
+    assert [p.name for p in (ref / "records").rglob("*")] == ["runs", "a.json"]
     assert compare.compare(run, ref, "tiny").status == "identical"
     (run / "tables" / "table1.csv").write_text("method,BLEU\nx,1\n")
     compare.publish(run, ref)  # its own reference: replaced

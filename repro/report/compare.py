@@ -351,8 +351,8 @@ def publish(results: Path, reference: Path) -> list[str]:
                     writer="repro report publish") as tmp:
         for name in PUBLISHED:
             source = results / name
-            if source.is_dir():
-                shutil.copytree(source, tmp / name)
+            if source.is_dir():  # without the marker Snakemake leaves in a directory it made
+                shutil.copytree(source, tmp / name, ignore=shutil.ignore_patterns(".snakemake_timestamp"))
             elif source.is_file():
                 shutil.copy2(source, tmp / name)
             else:
