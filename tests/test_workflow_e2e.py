@@ -158,6 +158,7 @@ def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy
     assert (reference / "claims.json").is_file()
     assert (reference / "records/systems/reversed-s1/beam2.tok.txt").read_text(encoding="utf-8").splitlines() == hyps
     assert not list(reference.rglob("*.pt"))  # records, never a checkpoint
+    assert json.loads((reference / "records/audit/reversed-s1.json").read_text())["epochs"] == record["epochs"]
 
     # Rebuilt from its records alone, in a fresh work directory without a model: nothing is prepared,
     # trained, decoded or recorded, and every number and verdict is identical.

@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "ablations.enabled); 'all' writes every paper target; 'compare' writes provenance.json "
                         "and compares DIR with the committed reference (comparison.md, comparison.json), after "
                         "gathering every record behind the results into DIR/records; 'publish' makes DIR the "
-                        "committed reference; 'records' copies the valid records the config asks for that exist "
+                        "committed reference, its records gathered again (with the audits made since); 'records' copies the valid records the config asks for that exist "
                         "(in WORK/records or records_from) into the records directory DIR, adding to what it holds "
                         "(a sitting's share of an experiment)")
     p.add_argument("--config", required=True, metavar="FILE.yaml",
@@ -86,6 +86,8 @@ def _reference(args: argparse.Namespace, ctx, out: Path) -> int:
 
     reference = Path(args.reference or ExperimentDirs.of(ctx.experiment, ctx.config.get("reference")).reference)
     if args.target == "publish":
+        compare.check_results(out)
+        gather_records(ctx, out / RECORDS)  # again: with the audits made since the comparison
         copied = compare.publish(out, reference)
         print(f"published {', '.join(copied)} from {out} as the reference {reference}")
         return 0
