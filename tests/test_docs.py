@@ -3,7 +3,11 @@ README's commands as CI runs them, and every relative link pointing at a file th
 
 from __future__ import annotations
 
+import csv
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +134,21 @@ def test_the_link_checker_sees_links_and_catches_a_broken_one(tmp_path: Path) ->
     page.write_text("[ok](there.md#a) [gone](gone.md) ![img](img/x.png) [web](https://example.org) [a](#b)\n"
                     "```bash\n[not a link](in-code.md)\n```\n", encoding="utf-8")
     assert _missing_links(page) == ["gone.md", "img/x.png"]
+
+
+def test_a_table1_bleu_recomputed_with_stock_sacrebleu_matches_the_table(hang_ceiling_s) -> None:
+    """docs/results.md's 'Records' commands, run as written in the demo reference's records, print the
+    number the page states, which is Table 1's (rounded as the command prints it)."""
+    page = (REPO / "docs/results.md").read_text(encoding="utf-8")
+    section = page.split("### Records\n", 1)[1].split("\n### ", 1)[0]
+    commands = re.findall(r"^(sacrebleu .+?)\s+# (.+): ([\d.]+)$", section, re.MULTILINE)
+    assert [column for _, column, _ in commands] == ["sacreBLEU", "BLEU (paper's way)"]
+    reference = REPO / "results/reference/demo"
+    with (reference / "tables/table1.csv").open(encoding="utf-8") as table:
+        row = next(r for r in csv.DictReader(table) if r["method"] == "Single reversed LSTM, beam size 12")
+    for command, column, stated in commands:
+        args = shlex.split(command)[1:]  # the sacrebleu command line, run by this Python's sacrebleu
+        proc = subprocess.run([sys.executable, "-m", "sacrebleu", *args], cwd=reference / "records",
+                              capture_output=True, text=True, timeout=hang_ceiling_s)
+        assert proc.returncode == 0, proc.stderr
+        assert float(proc.stdout) == float(stated) == round(float(row[column]), 2), (command, proc.stdout)

@@ -2,16 +2,8 @@
 # set, each finished run and Figure 2's encoder states. Translations, scores and perplexities are written
 # there by their own rules. Each record carries the fingerprint of the settings behind it (a param, so a
 # changed setting remakes it); a report reads a valid record from records_from instead where the work
-# directory has none, and then nothing upstream of it runs. The data and run records are small copies,
-# made in the Snakemake process itself (local rules, `run:`), not by a job that starts Python again.
-
-from repro.records import write_data_record, write_run_record
-
-
-localrules:
-    record_data,
-    record_run,
-
+# directory has none, and then nothing upstream of it runs. Each is a `repro record` job (jobs run in
+# parallel; a `run:` block is run one at a time, each by a new Snakemake process, which costs more).
 
 rule record_data:
     """The test set as the reports read it: its references (detokenized and Moses-tokenized) and, per
@@ -23,11 +15,13 @@ rule record_data:
         references=[LAYOUT.records.references(tokenized) for tokenized in (False, True)],
     params:
         fingerprint=RECORD_PLAN.data().fingerprint,
+        out=lambda wildcards, output: Path(output.record).parent,  # data.json is at the records' root
     log:
         LAYOUT.log("record", "data"),
-    run:
-        write_data_record(input.data, LAYOUT.records, params.fingerprint)
-        Path(log[0]).write_text(f"recorded {input.data} in {output.record}\n", encoding="utf-8")
+    conda:
+        "../../environment.yml"
+    shell:
+        "repro record data {input.data} --out {params.out} --fingerprint {params.fingerprint} > {log} 2>&1"
 
 
 rule record_run:
@@ -40,13 +34,16 @@ rule record_run:
         curve=LAYOUT.records.train_curve("{run}"),
     params:
         fingerprint=lambda wildcards: RECORD_PLAN.run(PLAN.runs[wildcards.run]).fingerprint,
+        out=lambda wildcards, output: Path(output.record).parents[1],  # the records root, above runs/
     log:
         LAYOUT.log("record", "{run}"),
     wildcard_constraints:
         run=one_of(PLAN.runs),
-    run:
-        write_run_record(input.run, wildcards.run, LAYOUT.records, params.fingerprint)
-        Path(log[0]).write_text(f"recorded {input.run} in {output.record}\n", encoding="utf-8")
+    conda:
+        "../../environment.yml"
+    shell:
+        "repro record run {input.run} --name {wildcards.run} --out {params.out}"
+        " --fingerprint {params.fingerprint} > {log} 2>&1"
 
 
 rule record_figure2:
