@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from repro.data.batching import BatchSampler, collate
+from repro.data.batching import collate
+from repro.data.sampling import BatchSampler
 from repro.data.storage import ParallelSplit, load_split
 from repro.models.seq2seq import Seq2Seq
 from repro.train.config import TrainConfig

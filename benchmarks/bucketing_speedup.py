@@ -1,7 +1,7 @@
 """Length-bucketed vs random minibatches: training tokens/s on a realistic sentence-length distribution.
 
 The paper (§3.4) reports a 2x speed-up from minibatches of sentences of roughly equal length. Both
-samplers here are ``repro.data.batching.BatchSampler`` (``bucketing=True`` / ``False``) feeding the real
+samplers here are ``repro.data.sampling.BatchSampler`` (``bucketing=True`` / ``False``) feeding the real
 training step (``repro.train.step.training_step``). Sentence lengths come from the Multi30k En–Fr
 training text (whitespace tokens of ../shared/data/multi30k-enfr/train.{en,fr}.gz) when present, else
 from a synthetic long-tailed distribution; token ids are random (speed does not depend on them).
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from repro.data.batching import BatchSampler, collate
+from repro.data.batching import collate
+from repro.data.sampling import BatchSampler
 from repro.data.storage import ParallelSplit, RaggedArray
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 from repro.train.config import TrainConfig

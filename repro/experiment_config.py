@@ -39,8 +39,7 @@ class ResourcesConfig:
 
 def validate_experiment_config(config: dict[str, Any]) -> Plan:
     """Check every section of ``config``; return its plan. Raises ConfigError naming the key."""
-    from repro.data.config import PrepareConfig
-    from repro.data.sources import make_source
+    from repro.data.config import PrepareConfig, make_source
     from repro.inference.config import DecodeConfig
 
     unknown = sorted(set(config) - set(SECTIONS), key=str)

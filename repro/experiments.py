@@ -17,6 +17,7 @@ from typing import Any
 
 from repro.config import coerce, dataclass_from_dict
 from repro.errors import ConfigError
+from repro.models.forms import ABLATION_ATTENTION_FORMS, CELLS, DEFAULT_ABLATION_ATTENTION_FORM
 
 REVERSED, FORWARD = "reversed", "forward"
 
@@ -31,18 +32,6 @@ AXES: dict[str, str] = {
 PAPER_AXIS = "paper"
 FAIRSEQ_MIN_LEN = 1  # fairseq's --min-len: <eos> may not be the first word
 
-# The attention decoders the suite can train (repro.models.seq2seq): a table label and the model settings.
-# The attention ablation trains one of them (``ablations.attention_form``): an experiment names the
-# strongest on its own validation data (the demo: Bahdanau's, README); the default, for experiments not
-# yet measured, is Luong et al.'s (2015) full model with input feeding, for which they report +1.3 BLEU
-# over the same decoder without it.
-ATTENTION_FORMS: dict[str, tuple[str, dict[str, Any]]] = {
-    "luong": ("global attention (Luong, no input feeding)", {"model.attention": "luong", "model.input_feeding": False}),
-    "luong-input-feeding": ("global attention (Luong, input feeding)",
-                            {"model.attention": "luong", "model.input_feeding": True}),
-    "bahdanau": ("additive attention (Bahdanau)", {"model.attention": "bahdanau", "model.input_feeding": False}),
-}
-DEFAULT_ATTENTION_FORM = "luong-input-feeding"
 
 
 @dataclass
@@ -91,13 +80,11 @@ class AblationConfig:
     num_layers: list[int] = field(default_factory=list)
     teacher_forcing_ratio: list[float] = field(default_factory=list)
     attention: bool = False  # add an attention decoder (reversed and forward source)
-    attention_form: str = DEFAULT_ATTENTION_FORM  # which one: a key of ATTENTION_FORMS
+    attention_form: str = DEFAULT_ABLATION_ATTENTION_FORM  # which one: a key of ABLATION_ATTENTION_FORMS
     attention_forward: bool = True  # also on the forward source (the reversal-with-attention claim)
     bootstrap_samples: int = 1000
 
     def __post_init__(self) -> None:
-        from repro.models.config import CELL_NAMES
-
         if self.enabled and not self.seeds:
             raise ConfigError("config section 'ablations': seeds must not be empty")
         for axis, seeds in self.axis_seeds.items():
@@ -106,12 +93,12 @@ class AblationConfig:
             self.axis_seeds[axis] = coerce(seeds, list[int], f"ablations.axis_seeds.{axis}")
             if not self.axis_seeds[axis]:
                 raise ConfigError(f"ablations.axis_seeds.{axis} must not be empty")
-        unknown = [cell for cell in self.cell if cell not in CELL_NAMES]
+        unknown = [cell for cell in self.cell if cell not in CELLS]
         if unknown:
-            raise ConfigError(f"ablations.cell: unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELL_NAMES)}")
-        if self.attention_form not in ATTENTION_FORMS:
+            raise ConfigError(f"ablations.cell: unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELLS)}")
+        if self.attention_form not in ABLATION_ATTENTION_FORMS:
             raise ConfigError(f"ablations.attention_form: unknown form {self.attention_form!r}; choose from "
-                              f"{', '.join(ATTENTION_FORMS)}")
+                              f"{', '.join(ABLATION_ATTENTION_FORMS)}")
         if self.beam < 1 or self.bootstrap_samples < 1:
             raise ConfigError("config section 'ablations': beam and bootstrap_samples must be >= 1")
         # A variant's own values (num_layers, max_train_len, teacher_forcing_ratio) are checked by the
@@ -397,12 +384,12 @@ def plan(config: dict[str, Any]) -> Plan:
                 add_variant(f"tf{ratio:g}", "teacher_forcing_ratio", f"teacher forcing ratio {ratio:g}",
                             {"train.teacher_forcing_ratio": ratio})
         if ablations.attention:
-            label, form = ATTENTION_FORMS[ablations.attention_form]
-            add_variant("attention", "attention", f"{label}, reversed source",
-                        {**form, "model.reverse_source": True})
+            form = ABLATION_ATTENTION_FORMS[ablations.attention_form]
+            add_variant("attention", "attention", f"{form.label}, reversed source",
+                        {**form.settings, "model.reverse_source": True})
             if ablations.attention_forward:
-                add_variant("attention-forward", "attention", f"{label}, forward source",
-                            {**form, "model.reverse_source": False})
+                add_variant("attention-forward", "attention", f"{form.label}, forward source",
+                            {**form.settings, "model.reverse_source": False})
         for run in list(result.runs.values()):
             if result.decoded_at_ablation_beam(run):
                 add_system(Decoder((run,)), ablations.beam)

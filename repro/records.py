@@ -31,6 +31,7 @@ from repro.errors import DataError, ReproError
 from repro.experiments import PAPER_AXIS, REVERSED, Part, Plan, RunSpec, SystemSpec
 from repro.experiments import plan as make_plan
 from repro.layout import Layout, RecordsLayout
+from repro.train.audit_result import read_audit
 
 FINGERPRINT = "fingerprint"
 # Settings that change how fast a step runs, never what it writes.
@@ -317,9 +318,11 @@ def write_figure2_record(run_dir: str | Path, config: dict[str, Any], out: Recor
     src_tok, _ = loaded.tokenizers()
     groups: dict[str, str] | None = None
     if loaded.meta.get("source") == "synthetic":
+        from repro.data.config import PrepareConfig
         from repro.data.sources.synthetic import synthetic_phrase_sets
 
-        sets = synthetic_phrase_sets(config.get("data", {}))
+        data = PrepareConfig.from_dict(config.get("data"))
+        sets = synthetic_phrase_sets(data.source_options("synthetic"), data.seed)
         panels_text = {"synthetic phrases (one colour per meaning)": [p for v in sets.values() for p in v]}
         groups = {p: meaning for meaning, v in sets.items() for p in v}
     else:
@@ -335,6 +338,4 @@ def write_figure2_record(run_dir: str | Path, config: dict[str, Any], out: Recor
 
 
 def write_audit_record(audit_json: str | Path, out_path: str | Path, fingerprint: str) -> None:
-    from repro.train.audit import read_audit
-
     _write_json(Path(out_path), {FINGERPRINT: fingerprint, **read_audit(audit_json).to_dict()})

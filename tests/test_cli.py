@@ -45,3 +45,22 @@ def test_report_ablations_without_ablations_is_a_clear_error(tmp_path, capsys):
     assert main(["report", "ablations", "--config", str(config), "--work", str(tmp_path), "--out",
                  str(tmp_path / "out")]) == 2
     assert "ablations.enabled is false" in capsys.readouterr().err
+
+
+# The workflow runs most of its jobs as `repro` commands that never touch a model: scoring BLEU, the records
+# and every report. Importing torch costs seconds a process, so these stay torch-free.
+TORCH_FREE = ["repro.cli.record", "repro.cli.report", "repro.cli.score", "repro.records", "repro.report.context",
+              "repro.report.paper_report", "repro.report.ablation_report", "repro.report.convergence",
+              "repro.report.runs", "repro.report.compare", "repro.evaluation.bleu", "repro.train.config",
+              "repro.experiment_config"]
+
+
+def test_the_parser_and_the_commands_that_need_no_model_do_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom repro.cli import build_parser\nbuild_parser()\n"
+            + "".join(f"import {module}\n" for module in TORCH_FREE)
+            + "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))[:3])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from repro.data.config import PrepareConfig
+from repro.data.config import PrepareConfig, make_source
 from repro.data.prepare import prepare
-from repro.data.sources import make_source
 from repro.data.sources.multi30k import BASE_URL, COMMIT, SHA256, Multi30kOptions, Multi30kSource
 from repro.errors import DataError, ReproError
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from repro.data.config import PrepareConfig
-from repro.data.sources import SOURCES, make_source
-from repro.data.sources.base import ParallelSource
+from repro.data.config import PrepareConfig, make_source
+from repro.data.sources import SOURCES
+from repro.data.sources.base import NoOptions, ParallelSource, SourceSettings
 from repro.data.sources.synthetic import SyntheticSource
 from repro.errors import ConfigError, ReproError
 
@@ -39,8 +39,8 @@ def test_a_source_defined_anywhere_is_found_by_name(registry: dict[str, type[Par
             self.seed = seed
 
         @classmethod
-        def from_config(cls, config: PrepareConfig) -> ToySource:
-            return cls(config.seed)
+        def from_options(cls, options: NoOptions, settings: SourceSettings) -> ToySource:
+            return cls(settings.seed)
 
         def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
             yield "a", "b"

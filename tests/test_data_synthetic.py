@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from repro.data.config import PrepareConfig
+from repro.data.config import PrepareConfig, make_source
 from repro.data.sources.synthetic import (
     FR_VERB_SUFFIX,
     TIME_WORDS,
@@ -78,13 +78,14 @@ def test_adjectives_follow_the_noun_in_french():
 
 
 def test_phrase_sets_swap_subject_and_object():
-    sets = synthetic_phrase_sets(PrepareConfig())
+    sets = synthetic_phrase_sets(PrepareConfig().source_options("synthetic"))
     assert len(sets) == 6 and all(len(v) >= 3 for v in sets.values())
     keys = list(sets)
     a, b = sets[keys[0]], sets[keys[1]]  # "A verb B" and "B verb A"
     assert sorted(a[0].split()) == sorted(b[0].split()) and a[0] != b[0]
-    assert sets == synthetic_phrase_sets({"seed": 1})
-    assert sets != synthetic_phrase_sets({"seed": 2})
+    assert sets == synthetic_phrase_sets(SyntheticOptions(), seed=1)
+    assert sets != synthetic_phrase_sets(SyntheticOptions(), seed=2)
+    assert synthetic_phrase_sets(SyntheticOptions(seed=1), seed=2) == sets  # data.synthetic.seed wins
     vocab = {w for en, _ in _corpus(n=2000) for w in en.split()}
     assert all(w in vocab for v in sets.values() for s in v for w in s.split())  # words the model has seen
 
@@ -95,4 +96,4 @@ def test_rejects_bad_options():
     with pytest.raises(ReproError, match="p_pp"):
         SyntheticLanguage(SyntheticOptions(p_pp=2.0), 1)
     with pytest.raises(ReproError, match="unknown key"):
-        SyntheticSource.from_config(PrepareConfig(synthetic={"sizes": 3}))
+        make_source(PrepareConfig(synthetic={"sizes": 3}))

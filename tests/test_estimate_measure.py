@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from repro.data.batching import BatchSampler, collate
+from repro.data.batching import collate
+from repro.data.sampling import BatchSampler
 from repro.data.special_tokens import EOS_ID, SPECIALS
 from repro.estimate.measure import (
     PeakMemory,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repro.data.config import PrepareConfig
-from repro.data.sources import SOURCES, make_source
+from repro.data.config import PrepareConfig, make_source
+from repro.data.sources import SOURCES
 from repro.data.sources.base import LengthModel, ParallelSource
 from repro.errors import DataError
 from repro.estimate import profile as profile_module

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from repro.inference.beam_search import beam_search, greedy_search, max_lengths
+from repro.models.forms import ATTENTIONS
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 
 PAD, UNK, SOS, EOS = 0, 1, 2, 3
@@ -61,7 +62,9 @@ def greedy_reference(model: Seq2Seq, src: list[int], max_len: int) -> tuple[list
 
 SOURCES = [[4, 5, 6], [7], [8, 4, 4, 5, 6, 7], [5, 5], [6, 7, 8, 4]]
 # Every attention form: (attention, input_feeding).
-ATTENTION_FORMS = [("none", False), ("luong", False), ("luong", True), ("bahdanau", False)]
+# every form of the table, with input feeding where it takes it ("none" first)
+ATTENTION_FORMS = [(name, False) for name in ATTENTIONS] + [(name, True) for name, form in ATTENTIONS.items()
+                                                             if form.input_feeding]
 
 
 @pytest.mark.parametrize("attention,input_feeding", ATTENTION_FORMS)

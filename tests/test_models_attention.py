@@ -1,4 +1,4 @@
-"""The attention forms: the registry agrees with the torch-free config, weights ignore padding, Bahdanau's
+"""The attention forms: every name of the torch-free table has its class, weights ignore padding, Bahdanau's
 keys are computed once, the init order is the one seeds were drawn in, and old checkpoints still load."""
 
 from __future__ import annotations
@@ -8,15 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from repro.errors import ConfigError
-from repro.models import config as config_module
-from repro.models.attention import (
-    ATTENTION_CLASSES,
-    Attention,
-    BahdanauAttention,
-    LuongAttention,
-    attention_class,
-)
-from repro.models.config import ATTENTIONS, INPUT_FEEDING_ATTENTIONS, ModelConfig
+from repro.models.attention import Attention, BahdanauAttention, LuongAttention, attention_class
+from repro.models.config import ModelConfig
+from repro.models.forms import ATTENTIONS, AttentionForm
 from repro.models.seq2seq import Seq2Seq
 
 SRC = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12], [13, 4, 0, 0, 0]])
@@ -37,16 +31,15 @@ def memory_and_mask() -> tuple[Tensor, Tensor]:
     return memory, torch.arange(5).unsqueeze(0) < SRC_LEN.unsqueeze(1)
 
 
-def test_config_names_are_the_registry_names():
-    # config.py stays torch-free, so it keeps its own copy of the names.
-    assert ATTENTIONS == ("none", *ATTENTION_CLASSES)
-    assert INPUT_FEEDING_ATTENTIONS == tuple(n for n, cls in ATTENTION_CLASSES.items() if cls.supports_input_feeding)
+def test_every_form_of_the_table_has_its_class_and_every_class_a_form():
+    classes = {name: attention_class(name) for name in ATTENTIONS}
+    assert classes["none"] is None and all(cls is not None for name, cls in classes.items() if name != "none")
+    assert {cls for cls in classes.values() if cls} == {LuongAttention, BahdanauAttention}
 
 
 @pytest.mark.parametrize("name", ATTENTIONS)
-def test_config_allows_input_feeding_exactly_where_the_class_supports_it(name):
-    cls = attention_class(name)
-    if cls is not None and cls.supports_input_feeding:
+def test_config_allows_input_feeding_exactly_where_the_table_says(name):
+    if ATTENTIONS[name].input_feeding:
         assert tiny(name, input_feeding=True).config.input_feeding
     else:
         with pytest.raises(ConfigError, match="input_feeding needs model.attention 'luong'"):
@@ -148,7 +141,6 @@ class DotAttention(Attention):
     """Luong's "dot" score h_t^T h_j: a form the model has never heard of, with only a combine layer."""
 
     feeds_context = False
-    supports_input_feeding = True
 
     def __init__(self, hidden_size: int) -> None:
         super().__init__()
@@ -159,10 +151,8 @@ class DotAttention(Attention):
 
 
 @pytest.mark.parametrize("input_feeding", [False, True])
-def test_a_registered_form_needs_no_change_to_the_model(monkeypatch, input_feeding):
-    monkeypatch.setitem(ATTENTION_CLASSES, "dot", DotAttention)
-    monkeypatch.setattr(config_module, "ATTENTIONS", (*ATTENTIONS, "dot"))
-    monkeypatch.setattr(config_module, "INPUT_FEEDING_ATTENTIONS", (*INPUT_FEEDING_ATTENTIONS, "dot"))
+def test_a_form_added_to_the_table_needs_no_change_to_the_model(monkeypatch, input_feeding):
+    monkeypatch.setitem(ATTENTIONS, "dot", AttentionForm("DotAttention", input_feeding=True))
     assert attention_class("dot") is DotAttention
     model = tiny("dot", input_feeding)
     assert isinstance(model.attention, DotAttention)

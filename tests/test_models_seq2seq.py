@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from repro.errors import ConfigError
+from repro.models.forms import ATTENTIONS
 from repro.models.seq2seq import ModelConfig, Seq2Seq, reverse_padded
 
 
@@ -18,7 +19,9 @@ def tiny(cell: str = "lstm", attention: str = "none", reverse: bool = True, seed
 
 
 # Every attention form: (attention, input_feeding).
-ATTENTION_FORMS = [("none", False), ("luong", False), ("luong", True), ("bahdanau", False)]
+# every form of the table, with input feeding where it takes it ("none" first)
+ATTENTION_FORMS = [(name, False) for name in ATTENTIONS] + [(name, True) for name, form in ATTENTIONS.items()
+                                                             if form.input_feeding]
 
 
 BATCH_SRC = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12], [13, 4, 0, 0, 0]])

@@ -12,7 +12,8 @@ import pytest
 from repro.evaluation.bleu import sentence_stats
 from repro.experiments import Plan, RunSpec, SystemSpec, plan
 from repro.report import ablation_claims
-from repro.report.ablation_report import Ablations, ablation_table
+from repro.report.ablation_report import ablation_table
+from repro.report.ablations import Ablations
 from repro.train.run_info import RunInfo, Status
 
 SEEDS = [1, 2, 3]

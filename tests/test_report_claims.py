@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy import stats
 
-from repro.report.claims import ClaimRow, SeedTest, all_hold, claims_markdown, threshold_verdict, verdict
+from repro.report.claims import ClaimRow, SeedTest, Verdict, all_hold, claims_markdown, threshold_verdict, verdict
 
 SEPARATED = SeedTest.welch([30.0, 30.5, 29.5], [40.0, 40.4, 39.6])  # Δ +10, spread 0.5, p tiny
 
@@ -83,13 +83,15 @@ def test_all_hold_combines_comparisons():
 
 
 def test_claims_markdown_states_rule_and_escapes_cells():
-    row = ClaimRow("k", "a|b", "§3.3", "x", {"bleu": [1.0]}, "1.0 ± 0.1", "", 0.0001, "held", p_seeds=0.02)
+    row = ClaimRow(key="k", claim="a|b", source="§3.3", experiment="x", measured={"bleu": [1.0]}, ours="1.0 ± 0.1",
+                   paper="", p_value=0.0001, verdict=Verdict.HELD, p_seeds=0.02)
     text = claims_markdown([row], "Claims", "scale")
     assert "## Rule" in text and "p < 0.05" in text and "Welch" in text
     assert "| 1 | a\\|b | §3.3 | x | 1.0 ± 0.1 | — | — | 0.020 | <0.001 | **held** |" in text
 
 
 def test_claims_markdown_has_a_converged_column():
-    row = ClaimRow("k", "c", "§3.2", "x", {}, "ours", "", None, "held", converged="3/4")
+    row = ClaimRow(key="k", claim="c", source="§3.2", experiment="x", measured={}, ours="ours", paper="", p_value=None,
+                   verdict=Verdict.HELD, converged="3/4")
     line = next(line for line in claims_markdown([row], "Claims", "scale").splitlines() if line.startswith("| 1 |"))
     assert "| 3/4 | — | — | **held** |" in line

@@ -15,7 +15,7 @@ from repro.layout import Layout, ResultsLayout
 from repro.records import RecordPlan, write_audit_record, write_run_record
 from repro.report.context import ReportContext
 from repro.report.convergence import audit_table, convergence_figures, draw_convergence
-from repro.train.audit import AuditResult
+from repro.train.audit_result import AuditResult
 from repro.train.run_info import RunInfo, Status, StopReason, write_run_info
 
 CONFIG = {"experiment": "curves", "paper": {"reversed_seeds": [1, 2], "forward_seeds": [1], "ensembles": []}}

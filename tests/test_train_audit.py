@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from repro.errors import ReproError
-from repro.train.audit import audit_path, audit_run, read_audit
+from repro.train.audit import audit_run
+from repro.train.audit_result import audit_path, read_audit
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
 from repro.train.run_info import Status, read_run_info, write_run_info
@@ -67,7 +68,7 @@ def test_audit_holds_the_rate_the_run_ended_with(data_dir, tmp_path, tiny_model,
 
 
 def test_further_gain_is_zero_when_nothing_beats_the_best():
-    from repro.train.audit import AuditResult
+    from repro.train.audit_result import AuditResult
 
     result = AuditResult(run_dir="r", stop_reason="converged", stopped_epoch=3.0, best_valid_ppl=2.0, final_lr=1e-3,
                          epochs=[3.5, 4.0], valid_ppls=[2.1, 2.05])

@@ -97,6 +97,11 @@ def test_step_config_reruns_only_when_its_sections_change(wf: Path, snakemake, j
     assert written == {"experiment": demo["experiment"], "data": demo["data"]}  # only what prepare reads
 
     assert "Nothing to be done" in snakemake(wf, "-n", "--cores", "1", target).stdout
+    # The same config with its keys in another order is the same config.
+    reordered = wf / "reordered.yaml"
+    reordered.write_text(yaml.safe_dump(_reversed_keys(demo), sort_keys=False), encoding="utf-8")
+    assert list(yaml.safe_load(reordered.read_text(encoding="utf-8"))["data"]) != list(demo["data"])
+    assert "Nothing to be done" in snakemake(wf, "-n", "--cores", "1", target, "--configfile", str(reordered)).stdout
     # A section that preparation does not read leaves its config alone ...
     assert "Nothing to be done" in snakemake(wf, target, "-n", "--cores", "1", "--config", "model={hidden_size: 8}").stdout
     # ... a changed data value (given on the command line) rewrites it, and preparation reruns.
@@ -104,6 +109,12 @@ def test_step_config_reruns_only_when_its_sections_change(wf: Path, snakemake, j
     counts = job_counts(proc.stdout)
     assert counts["step_config"] == 1 and counts["prepare"] == 1
     assert "Params have changed since last execution" in proc.stdout, proc.stdout
+
+
+def _reversed_keys(value):
+    if isinstance(value, dict):
+        return {key: _reversed_keys(value[key]) for key in reversed(list(value))}
+    return value
 
 
 def test_schema_accepts_demo_and_sets_no_defaults() -> None:

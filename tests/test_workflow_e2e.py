@@ -1,4 +1,5 @@
-"""The whole pipeline on a tiny config: prepare, train, translate, score, every table, figure and claims.md.
+"""The whole pipeline on workflows/config/tiny.yaml: prepare, train, translate, score, every table, figure
+and claims.md.
 
 Runs Snakemake on a copy of the workflow in a temporary directory (a few minutes on 2 cores), then
 checks the outputs against the files they were computed from, that a rerun does nothing, that a
@@ -24,28 +25,15 @@ import yaml
 from repro.evaluation.bleu import corpus_bleu_paper
 from repro.experiments import plan
 
-TINY = {
-    "experiment": "tiny",
-    "data": {"source": "synthetic", "seed": 3, "src_vocab_size": 200, "tgt_vocab_size": 200, "max_len": 12,
-             "synthetic": {"train_size": 400, "valid_size": 40, "test_size": 60, "max_len": 12,
-                           "length_median": 6.0, "n_nouns": 60, "n_verbs": 20, "n_adjectives": 20}},
-    "model": {"num_layers": 1, "hidden_size": 16, "embedding_size": 8},
-    "train": {"optimizer": "adam", "lr": 0.01, "epochs": 1, "batch_size": 32, "device": "cpu",
-              "log_every_steps": 2},
-    "decode": {"batch_size": 32, "device": "cpu", "max_len_b": 5},
-    "paper": {"reversed_seeds": [1, 2], "forward_seeds": [1], "ensembles": [2], "table1_beams": [1, 2],
-              "beam_table_beams": [1, 2], "figure_beam": 2},
-    "ablations": {"enabled": True, "seeds": [1, 2], "beam": 1, "cell": ["rnn"], "teacher_forcing_ratio": [0.0],
-                  "attention": True, "bootstrap_samples": 50},
-    "resources": {"train_threads": 1, "decode_threads": 1},
-}
+# The workflow's own small test config (workflows/config/tiny.yaml), as a newcomer runs it.
+TINY_CONFIG = "workflows/config/tiny.yaml"
+TINY = yaml.safe_load((Path(__file__).resolve().parents[1] / TINY_CONFIG).read_text(encoding="utf-8"))
 
 
 @pytest.mark.slow
 def test_tiny_experiment_end_to_end_then_rerun_does_nothing(tmp_path: Path, copy_workflow, snakemake, job_counts) -> None:
     wf = copy_workflow(tmp_path / "wf")
-    config = wf / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY))
+    config = wf / TINY_CONFIG
     first = snakemake(wf, "--cores", "2", "--configfile", str(config))
     results, work = wf / "results/tiny", wf / "work/tiny"
     # the run ends with the reference check; this experiment has no committed reference yet

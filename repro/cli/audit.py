@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from repro.train.audit import DEFAULT_EVALS
+from repro.train.audit_result import DEFAULT_EVALS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import re
 from repro.cli.common import add_quiet_option
 from repro.config import DEVICES
 from repro.errors import ConfigError
+from repro.estimate import DEFAULT_STEPS
 
 _UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 2**10, "M": 1000**2, "MB": 1000**2, "MIB": 2**20,
           "G": 1000**3, "GB": 1000**3, "GIB": 2**30, "T": 1000**4, "TB": 1000**4, "TIB": 2**40}
@@ -22,8 +23,6 @@ def memory_size(text: str) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from repro.estimate.run import DEFAULT_STEPS
-
     parser = subparsers.add_parser(
         "estimate",
         help="measure what an experiment config costs on this device (time, memory, readiness) before running it",

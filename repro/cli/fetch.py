@@ -26,8 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from repro.config import load_config
-    from repro.data.config import PrepareConfig
-    from repro.data.sources import make_source
+    from repro.data.config import PrepareConfig, make_source
     from repro.io import atomic_write, check_outputs
 
     config = load_config(args.config, args.overrides, reads=("data",))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from repro.config import dataclass_from_dict
-from repro.data.sources import SOURCES
+from repro.data.sources import SOURCES, ParallelSource, SourceSettings
 from repro.data.tokenize import KINDS
 from repro.errors import ConfigError
 
@@ -77,10 +77,15 @@ class PrepareConfig:
     def from_dict(cls, values: dict[str, Any] | None) -> PrepareConfig:
         return dataclass_from_dict(cls, values, "data")
 
-    def options(self, source: str, options_type: type[T]) -> T:
-        """Section ``data.<source>`` read into the source's options dataclass, so that an unknown key or a
-        value of the wrong type fails naming ``data.<source>.<key>``."""
-        return dataclass_from_dict(options_type, getattr(self, source), f"data.{source}")
+    @property
+    def source_settings(self) -> SourceSettings:
+        return SourceSettings(src_lang=self.src_lang, tgt_lang=self.tgt_lang, seed=self.seed)
+
+    def source_options(self, source: str | None = None) -> Any:
+        """Section ``data.<source>`` (default: ``data.source``'s) read into the source's ``options_type``, so
+        that an unknown key or a value of the wrong type fails naming ``data.<source>.<key>``."""
+        name = source or self.source
+        return dataclass_from_dict(SOURCES[name].options_type, getattr(self, name, {}), f"data.{name}")
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -101,3 +106,8 @@ class PrepareConfig:
                 setattr(self, name, {})
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"data.{name} must be a mapping of options")
+
+
+def make_source(config: PrepareConfig) -> ParallelSource:
+    """The source ``data.source`` names (checked by ``PrepareConfig``), built from its own section."""
+    return SOURCES[config.source].from_options(config.source_options(), config.source_settings)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from repro.data.clean import REASONS, Cleaner, n_tokens
-from repro.data.config import PrepareConfig
-from repro.data.sources import ParallelSource, make_source
+from repro.data.config import PrepareConfig, make_source
+from repro.data.sources import ParallelSource
 from repro.data.storage import (
     SPLITS,
     RaggedWriter,

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from repro.data.batching import BatchSampler, collate
+from repro.data.batching import collate
+from repro.data.sampling import BatchSampler
 from repro.data.special_tokens import EOS_ID, SPECIALS
 from repro.data.storage import ParallelSplit, RaggedArray
 from repro.estimate.profile import SplitLengths, mean_ratio

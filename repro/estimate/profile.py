@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from repro.data.config import PrepareConfig
-from repro.data.sources import make_source
+from repro.data.config import PrepareConfig, make_source
 from repro.data.sources.base import SPLITS, ParallelSource
 from repro.errors import DataError
 

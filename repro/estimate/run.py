@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from repro.config import dataclass_from_dict
-from repro.estimate import measure
+from repro.estimate import DEFAULT_STEPS, measure
 from repro.estimate.profile import DataProfile, data_profile
 from repro.estimate.projection import Job, RunCost, makespan, run_seconds
 from repro.estimate.readiness import Readiness, check_device
@@ -31,8 +31,6 @@ from repro.models.config import ModelConfig
 from repro.train.config import TrainConfig
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_STEPS = 5
 
 
 @dataclass

@@ -19,9 +19,8 @@ For the bottleneck ablation the decoder may attend over the encoder's top-layer 
   read emb(y_{t-1})). The keys U h_j are computed once per source. It runs step by step; it has no input
   feeding (c_t already is fed).
 
-Adding a form: a subclass here, an entry in :data:`ATTENTION_CLASSES`, and its name in the torch-free
-``repro.models.config.ATTENTIONS`` (and ``INPUT_FEEDING_ATTENTIONS`` if it takes input feeding); a test
-keeps those lists equal to the registry.
+Adding a form: a subclass here, and its name in the torch-free table ``repro.models.forms.ATTENTIONS``
+(with whether it takes input feeding), which names the class.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from repro.errors import ConfigError
+from repro.models.forms import ATTENTIONS
 
 
 def full_precision(like: Tensor) -> torch.autocast:
@@ -57,8 +57,6 @@ class Attention(nn.Module, ABC):
     # True: c_t is computed before the RNN step from s_{t-1} and fed into the RNN's input (so the decoder
     # reads hidden_size more inputs and runs step by step); False: computed after it, from h_t.
     feeds_context: ClassVar[bool]
-    # Whether model.input_feeding (Luong §3.3) may be combined with this form.
-    supports_input_feeding: ClassVar[bool]
     combine: nn.Linear
 
     @abstractmethod
@@ -92,7 +90,6 @@ class LuongAttention(Attention):
     """Luong et al. (2015) global attention with the "general" score h_t^T W_a h_j, after the RNN step."""
 
     feeds_context = False
-    supports_input_feeding = True
 
     def __init__(self, hidden_size: int) -> None:
         super().__init__()
@@ -107,7 +104,6 @@ class BahdanauAttention(Attention):
     """Bahdanau et al. (2015) additive attention v^T tanh(W s_{t-1} + U h_j), before the RNN step."""
 
     feeds_context = True
-    supports_input_feeding = False  # c_t already is fed into the recurrence
 
     def __init__(self, hidden_size: int) -> None:
         super().__init__()
@@ -126,15 +122,18 @@ class BahdanauAttention(Attention):
         return self.v(torch.tanh(projected + keys.float())).transpose(1, 2)  # [B, 1, S]
 
 
-# model.attention -> its class; "none" (no attention) has none.
-ATTENTION_CLASSES: dict[str, type[Attention]] = {"luong": LuongAttention, "bahdanau": BahdanauAttention}
-
-
 def attention_class(name: str) -> type[Attention] | None:
-    """The class of the attention form ``name``; None for ``none``."""
-    if name == "none":
+    """The class of the attention form ``name`` (``repro.models.forms.ATTENTIONS``); None for ``none``."""
+    if name not in ATTENTIONS:
+        raise ConfigError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {name!r}")
+    class_name = ATTENTIONS[name].class_name
+    if class_name is None:
         return None
-    if name not in ATTENTION_CLASSES:
-        raise ConfigError(f"model.attention must be one of {', '.join(('none', *ATTENTION_CLASSES))}, got {name!r}")
-    return ATTENTION_CLASSES[name]
+    classes = {cls.__name__: cls for cls in _subclasses(Attention)}
+    if class_name not in classes:
+        raise ConfigError(f"model.attention {name!r}: no attention class {class_name!r} is defined")
+    return classes[class_name]
 
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]

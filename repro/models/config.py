@@ -6,12 +6,8 @@ from dataclasses import asdict, dataclass
 
 from repro.data.special_tokens import EOS_ID, PAD_ID, SOS_ID
 from repro.errors import ConfigError
+from repro.models.forms import ATTENTIONS, CELLS
 
-CELL_NAMES = ("lstm", "gru", "rnn")
-# The attention forms (repro.models.attention registers a class for each but "none"), and those that take
-# input feeding; torch-free copies of the registry's names, kept equal to it by a test.
-ATTENTIONS = ("none", "luong", "bahdanau")
-INPUT_FEEDING_ATTENTIONS = ("luong",)
 # Set from the prepared data directory by `repro train`, never by a config.
 DATA_DEFINED_KEYS = ("src_vocab_size", "tgt_vocab_size", "pad_id", "sos_id", "eos_id")
 
@@ -40,13 +36,12 @@ class ModelConfig:
     eos_id: int = EOS_ID
 
     def __post_init__(self) -> None:
-        if self.cell not in CELL_NAMES:
-            raise ConfigError(f"model.cell must be one of {', '.join(CELL_NAMES)}, got {self.cell!r}")
+        if self.cell not in CELLS:
+            raise ConfigError(f"model.cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         if self.attention not in ATTENTIONS:
             raise ConfigError(f"model.attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
-        if self.input_feeding and self.attention not in INPUT_FEEDING_ATTENTIONS:
-            # "bahdanau" already feeds its context c_t into the recurrence; "none" has nothing to feed.
-            forms = " or ".join(repr(name) for name in INPUT_FEEDING_ATTENTIONS)
+        if self.input_feeding and not ATTENTIONS[self.attention].input_feeding:
+            forms = " or ".join(repr(name) for name, form in ATTENTIONS.items() if form.input_feeding)
             raise ConfigError(f"model.input_feeding needs model.attention {forms}, got {self.attention!r}")
         for name in ("src_vocab_size", "tgt_vocab_size", "embedding_size", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:

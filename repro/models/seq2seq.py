@@ -21,9 +21,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from repro.models.attention import Attention, attention_class
-from repro.models.config import CELL_NAMES, ModelConfig
+from repro.models.config import ModelConfig
+from repro.models.forms import CELLS
 
-CELLS = dict(zip(CELL_NAMES, (nn.LSTM, nn.GRU, nn.RNN), strict=True))
 # oneDNN (CPU bf16) compiles and caches one matmul, with its own reordered copy of the weights, per input
 # shape (~20 MB each with an 11k vocabulary); the number of rows that reach the output layer (scored
 # tokens, live hypotheses) changes with every batch, so they are padded to a multiple of this.
@@ -78,7 +78,7 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        rnn = CELLS[c.cell]
+        rnn = getattr(nn, CELLS[c.cell])
         form = attention_class(c.attention)
         inter_layer_dropout = c.dropout if c.num_layers > 1 else 0.0
         self.src_embedding = nn.Embedding(c.src_vocab_size, c.embedding_size, padding_idx=c.pad_id)

@@ -17,11 +17,11 @@ from repro.evaluation.bleu import subset_bleu
 from repro.evaluation.bootstrap import bootstrap_contrast
 from repro.io import atomic_write
 from repro.report import paper
-from repro.report.ablation_report import Ablations
+from repro.report.ablations import Ablations
 from repro.report.claims import (
-    NOT_HELD,
     ClaimRow,
     SeedTest,
+    Verdict,
     all_hold,
     claims_data,
     claims_markdown,
@@ -75,10 +75,19 @@ def reversal(ab: Ablations) -> ClaimRow:
             f"{_seeds_text(test['seeds'])}; over sentences: Δ {m['difference']:+.2f}, 95% CI [{m['ci'][0]:.2f}, "
             f"{m['ci'][1]:.2f}]; reversed better on {m['seeds_reversed_better']} of {len(seeds)} seeds; valid ppl "
             f"{_fmt(m['valid_ppl_forward'])} → {_fmt(m['valid_ppl_reversed'])}")
-    return ClaimRow("reversal", "Reversing the source helps an encoder–decoder without attention",
-                    CITATIONS["reversal"], "reversed vs forward source, same recipe and seeds", m, ours,
-                    "BLEU 25.9 → 30.6, perplexity 5.8 → 4.7 (§3.3)", test["p_value"], ab.decide(test),
-                    ab.runs_converged(forward + reversed_), test["seeds"].p_value)
+    return ClaimRow(
+        key="reversal",
+        claim="Reversing the source helps an encoder–decoder without attention",
+        source=CITATIONS["reversal"],
+        experiment="reversed vs forward source, same recipe and seeds",
+        measured=m,
+        ours=ours,
+        paper="BLEU 25.9 → 30.6, perplexity 5.8 → 4.7 (§3.3)",
+        p_value=test["p_value"],
+        verdict=ab.decide(test),
+        converged=ab.runs_converged(forward + reversed_),
+        p_seeds=test["seeds"].p_value,
+    )
 
 
 def teacher_forcing(ab: Ablations) -> ClaimRow | None:
@@ -93,9 +102,20 @@ def teacher_forcing(ab: Ablations) -> ClaimRow | None:
          "difference": test["difference"], "seed_test": test["seeds"].as_dict()}
     ours = (f"BLEU {_fmt(m['bleu_ratio'])} (ratio {ratio:g}) vs {_fmt(m['bleu_main'])} (1.0); "
             f"{_seeds_text(test['seeds'])}; over sentences Δ {m['difference']:+.2f}")
-    return ClaimRow("teacher_forcing", "Training needs teacher forcing: feeding the decoder its own outputs learns "
-                    "poorly", CITATIONS["teacher_forcing"], f"teacher forcing 1.0 (main) vs {worst.label}", m, ours,
-                    "", test["p_value"], ab.decide(test), ab.converged([ab.main, worst]), test["seeds"].p_value)
+    return ClaimRow(
+        key="teacher_forcing",
+        claim="Training needs teacher forcing: feeding the decoder its own outputs learns "
+              "poorly",
+        source=CITATIONS["teacher_forcing"],
+        experiment=f"teacher forcing 1.0 (main) vs {worst.label}",
+        measured=m,
+        ours=ours,
+        paper="",
+        p_value=test["p_value"],
+        verdict=ab.decide(test),
+        converged=ab.converged([ab.main, worst]),
+        p_seeds=test["seeds"].p_value,
+    )
 
 
 def context_vector(ab: Ablations) -> ClaimRow | None:
@@ -128,7 +148,7 @@ def context_vector(ab: Ablations) -> ClaimRow | None:
     overall = ab.compare(ab.main, attention)
     # If the attention decoder is significantly worse overall, it is not yet a remedy to compare with:
     # a smaller loss on long sentences would say more about its training than about the bottleneck.
-    confounded = ab.decide(overall) == NOT_HELD
+    confounded = ab.decide(overall) == Verdict.NOT_HELD
     m = {"gain_long": attention_gain(idx_long), "gain_short": attention_gain(idx_short),
          "difference": test["observed"], "ci": _ci(test["ci"]), "seed_test": per_seed.as_dict(),
          "attention_overall_difference": overall["difference"], "attention_overall_p": overall["p_value"],
@@ -139,13 +159,21 @@ def context_vector(ab: Ablations) -> ClaimRow | None:
             f"{m['attention_overall_p']:.3f})"
             + ("; rule: attention significantly worse overall = no remedy to compare with, so inconclusive"
                if confounded else ""))
-    return ClaimRow("context", "One fixed-size context vector loses information, more so as the source gets longer",
-                    CITATIONS["context"], "attention's BLEU gain over the main model on the longest vs the shortest "
-                    "quarter of test sources (difference of differences, bootstrap over sentences, t-test over "
-                    "seeds)", m, ours, "Bahdanau: RNNencdec-50 17.82 vs RNNsearch-50 26.75 (related work)",
-                    test["p_value"], "inconclusive" if confounded else verdict(test["observed"], test["p_value"],
-                                                                               seeds=per_seed),
-                    ab.converged([ab.main, attention]), per_seed.p_value)
+    return ClaimRow(
+        key="context",
+        claim="One fixed-size context vector loses information, more so as the source gets longer",
+        source=CITATIONS["context"],
+        experiment="attention's BLEU gain over the main model on the longest vs the shortest "
+                   "quarter of test sources (difference of differences, bootstrap over sentences, t-test over "
+                   "seeds)",
+        measured=m,
+        ours=ours,
+        paper="Bahdanau: RNNencdec-50 17.82 vs RNNsearch-50 26.75 (related work)",
+        p_value=test["p_value"],
+        verdict=Verdict.INCONCLUSIVE if confounded else verdict(test["observed"], test["p_value"], seeds=per_seed),
+        converged=ab.converged([ab.main, attention]),
+        p_seeds=per_seed.p_value,
+    )
 
 
 def gradients(ab: Ablations, grad_summary: dict | None) -> ClaimRow | None:
@@ -165,10 +193,19 @@ def gradients(ab: Ablations, grad_summary: dict | None) -> ClaimRow | None:
             f"{m['fraction_above_clip_main']:.0%}; max/median norm: RNN {m['max_over_median_rnn']:.1f}, LSTM "
             f"{m['max_over_median_main']:.1f}; BLEU RNN {_fmt(m['bleu_rnn'])} vs LSTM {_fmt(m['bleu_main'])}; "
             f"{_seeds_text(test['seeds'])}")
-    return ClaimRow("gradients", "RNN-based models suffer vanishing/exploding gradients (hence LSTM, hence clipping)",
-                    CITATIONS["gradients"], "vanilla RNN vs LSTM: gradient norms (figures/grad_norms) and BLEU", m,
-                    ours, "", test["p_value"], ab.decide(test), ab.converged([ab.main, rnn_variant]),
-                    test["seeds"].p_value)
+    return ClaimRow(
+        key="gradients",
+        claim="RNN-based models suffer vanishing/exploding gradients (hence LSTM, hence clipping)",
+        source=CITATIONS["gradients"],
+        experiment="vanilla RNN vs LSTM: gradient norms (figures/grad_norms) and BLEU",
+        measured=m,
+        ours=ours,
+        paper="",
+        p_value=test["p_value"],
+        verdict=ab.decide(test),
+        converged=ab.converged([ab.main, rnn_variant]),
+        p_seeds=test["seeds"].p_value,
+    )
 
 
 def cells(ab: Ablations) -> ClaimRow | None:
@@ -189,10 +226,18 @@ def cells(ab: Ablations) -> ClaimRow | None:
     ours = ("; ".join(f"{v.label}: BLEU {_fmt(bleus[v])} ({_fmt([100 * f for f in fractions[v]], 0)}% of LSTM, "
                       f"{verdicts[v]})" for v in variants)
             + " (descriptive: 'can be used' = reaches at least half of the LSTM's BLEU, beyond the seed spread)")
-    return ClaimRow("cells", "LSTM is the usual cell; a vanilla RNN or a GRU can be used instead", CITATIONS["cells"],
-                    "GRU and vanilla RNN at the LSTM's layers and hidden size", m, ours,
-                    paper.RELATED["britz2017_cells"], None, all_hold(verdicts.values()),
-                    ab.converged([ab.main, *variants]))
+    return ClaimRow(
+        key="cells",
+        claim="LSTM is the usual cell; a vanilla RNN or a GRU can be used instead",
+        source=CITATIONS["cells"],
+        experiment="GRU and vanilla RNN at the LSTM's layers and hidden size",
+        measured=m,
+        ours=ours,
+        paper=paper.RELATED["britz2017_cells"],
+        p_value=None,
+        verdict=all_hold(verdicts.values()),
+        converged=ab.converged([ab.main, *variants]),
+    )
 
 
 def depth(ab: Ablations) -> ClaimRow | None:
@@ -212,9 +257,18 @@ def depth(ab: Ablations) -> ClaimRow | None:
     ours = ("valid perplexity " + " → ".join(_fmt(ppl[k]) for k in order) + " (cut per layer: "
             + ", ".join(f"{_fmt([100 * c for c in per_seed], 0)}% ({v})" for per_seed, v in zip(cuts, verdicts))
             + "; descriptive: held if every extra layer cuts ≥ 5%, beyond the seed spread)")
-    return ClaimRow("depth", "Each additional layer reduces perplexity by nearly 10%", CITATIONS["depth"],
-                    "depth " + ", ".join(map(str, order)), m, ours, "nearly 10% per layer (§3.2)", None,
-                    all_hold(verdicts), ab.converged([ab.main, *variants]))
+    return ClaimRow(
+        key="depth",
+        claim="Each additional layer reduces perplexity by nearly 10%",
+        source=CITATIONS["depth"],
+        experiment="depth " + ", ".join(map(str, order)),
+        measured=m,
+        ours=ours,
+        paper="nearly 10% per layer (§3.2)",
+        p_value=None,
+        verdict=all_hold(verdicts),
+        converged=ab.converged([ab.main, *variants]),
+    )
 
 
 def reversal_with_attention(ab: Ablations) -> ClaimRow | None:
@@ -243,11 +297,20 @@ def reversal_with_attention(ab: Ablations) -> ClaimRow | None:
     ours = (f"reversal gain: no attention {m['gain_without_attention']:+.2f}, attention "
             f"{m['gain_with_attention']:+.2f} BLEU (mean over seeds); difference {m['difference']:+.2f}, 95% CI "
             f"[{m['ci'][0]:.2f}, {m['ci'][1]:.2f}]; per seed {_seeds_text(per_seed)}")
-    return ClaimRow("reversal_attention", "Reversing the source matters less once the decoder has attention",
-                    CITATIONS["reversal_attention"], "reversal gain without attention minus reversal gain with "
-                    "attention (bootstrap over sentences, t-test over seeds)", m, ours, "", test["p_value"],
-                    verdict(test["observed"], test["p_value"], seeds=per_seed), ab.converged(variants),
-                    per_seed.p_value)
+    return ClaimRow(
+        key="reversal_attention",
+        claim="Reversing the source matters less once the decoder has attention",
+        source=CITATIONS["reversal_attention"],
+        experiment="reversal gain without attention minus reversal gain with "
+                   "attention (bootstrap over sentences, t-test over seeds)",
+        measured=m,
+        ours=ours,
+        paper="",
+        p_value=test["p_value"],
+        verdict=verdict(test["observed"], test["p_value"], seeds=per_seed),
+        converged=ab.converged(variants),
+        p_seeds=per_seed.p_value,
+    )
 
 
 def compute_claims(ab: Ablations, grad_summary: dict | None) -> list[ClaimRow]:

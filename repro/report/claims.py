@@ -13,10 +13,19 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 ALPHA = 0.05
-HELD, NOT_HELD, INCONCLUSIVE = "held", "did not hold", "inconclusive"
+
+
+class Verdict(StrEnum):
+    """A claim's verdict, as claims.md and claims.json write it."""
+
+    HELD = "held"
+    NOT_HELD = "did not hold"
+    INCONCLUSIVE = "inconclusive"
+
 
 VERDICT_RULE = (
     f"A claim **held** when two tests agree that the measured difference points in the claimed direction, each "
@@ -87,7 +96,7 @@ def _finite(p: float | None) -> float | None:
     return p if p is not None and math.isfinite(p) else None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ClaimRow:
     """One claim, its evidence and its verdict.
 
@@ -104,39 +113,39 @@ class ClaimRow:
     ours: str
     paper: str
     p_value: float | None
-    verdict: str
+    verdict: Verdict
     converged: str = ""  # "k/n": how many of the models behind the claim stopped converged
     p_seeds: float | None = None  # the test over seeds (p_value is the bootstrap's over sentences)
 
 
 def verdict(difference: float, p_value: float | None, claimed_direction: int = 1, alpha: float = ALPHA,
-            seeds: SeedTest | None = None) -> str:
-    """'held' / 'did not hold' / 'inconclusive' for a bootstrap-tested difference claimed to have
+            seeds: SeedTest | None = None) -> Verdict:
+    """The verdict for a bootstrap-tested difference claimed to have
     ``claimed_direction``. With ``seeds`` the test over seeds must agree too: same direction, p < alpha and
     the difference beyond either side's seed spread (:meth:`SeedTest.decides`)."""
     if p_value is None or difference == 0 or p_value >= alpha:
-        return INCONCLUSIVE
+        return Verdict.INCONCLUSIVE
     if seeds is not None and (not seeds.decides(alpha) or (seeds.difference > 0) != (difference > 0)):
-        return INCONCLUSIVE
-    return HELD if (difference > 0) == (claimed_direction > 0) else NOT_HELD
+        return Verdict.INCONCLUSIVE
+    return Verdict.HELD if (difference > 0) == (claimed_direction > 0) else Verdict.NOT_HELD
 
 
-def threshold_verdict(values: Sequence[float], threshold: float, above: bool = True) -> str:
+def threshold_verdict(values: Sequence[float], threshold: float, above: bool = True) -> Verdict:
     """For descriptive claims, over seeds: 'held' when the mean of ``values`` is on the claimed side of
     ``threshold`` by more than their spread (sample std; 0 for one value), 'did not hold' when it is on the
     other side by more than that, else 'inconclusive'."""
     margin = statistics.mean(values) - threshold
     if abs(margin) <= _std(values):
-        return INCONCLUSIVE
-    return HELD if (margin > 0) == above else NOT_HELD
+        return Verdict.INCONCLUSIVE
+    return Verdict.HELD if (margin > 0) == above else Verdict.NOT_HELD
 
 
-def all_hold(verdicts: Iterable[str]) -> str:
+def all_hold(verdicts: Iterable[Verdict]) -> Verdict:
     """A claim about several comparisons: held when every one held, did not hold when any did not."""
     verdicts = list(verdicts)
-    if NOT_HELD in verdicts:
-        return NOT_HELD
-    return HELD if verdicts and all(v == HELD for v in verdicts) else INCONCLUSIVE
+    if Verdict.NOT_HELD in verdicts:
+        return Verdict.NOT_HELD
+    return Verdict.HELD if verdicts and all(v == Verdict.HELD for v in verdicts) else Verdict.INCONCLUSIVE
 
 
 def claims_markdown(rows: list[ClaimRow], title: str, scale_note: str) -> str:

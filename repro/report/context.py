@@ -16,7 +16,7 @@ from repro.experiments import REVERSED, Plan, RunSpec, SystemSpec, plan
 from repro.io import check_input_file, read_text_lines
 from repro.layout import Layout
 from repro.records import RecordPlan, RecordStore, read_train_curve, record_roots
-from repro.train.audit import AuditResult
+from repro.train.audit_result import AuditResult
 from repro.train.run_info import RunInfo
 
 MISSING_HINT = "has the workflow step that writes it run?"

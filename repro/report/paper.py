@@ -12,33 +12,42 @@ CITATION = "Sutskever, Vinyals & Le (2014), arXiv:1409.3215"
 
 @dataclass(frozen=True)
 class PaperRow:
-    key: str  # how this suite names the system; None-like keys are rows the suite cannot produce
+    """A row of the paper's tables. ``system``: (source direction, number of models, beam size) of a row this
+    suite decodes itself (a single model, or an ensemble of reversed models); None for another system."""
+
     method: str
     bleu: float
     section: str
+    system: tuple[str, int, int] | None = None
 
 
 # Table 1 — newstest2014, cased multi-bleu.pl BLEU on tokenized text (§3.6).
 TABLE1: tuple[PaperRow, ...] = (
-    PaperRow("bahdanau", "Bahdanau et al. [2]", 28.45, "§3.6, Table 1"),
-    PaperRow("smt_baseline", "Baseline system (phrase-based SMT) [29]", 33.30, "§3.6, Table 1"),
-    PaperRow("forward_beam12", "Single forward LSTM, beam size 12", 26.17, "§3.6, Table 1"),
-    PaperRow("reversed_beam12", "Single reversed LSTM, beam size 12", 30.59, "§3.6, Table 1"),
-    PaperRow("ensemble5_beam1", "Ensemble of 5 reversed LSTMs, beam size 1", 33.00, "§3.6, Table 1"),
-    PaperRow("ensemble2_beam12", "Ensemble of 2 reversed LSTMs, beam size 12", 33.27, "§3.6, Table 1"),
-    PaperRow("ensemble5_beam2", "Ensemble of 5 reversed LSTMs, beam size 2", 34.50, "§3.6, Table 1"),
-    PaperRow("ensemble5_beam12", "Ensemble of 5 reversed LSTMs, beam size 12", 34.81, "§3.6, Table 1"),
+    PaperRow("Bahdanau et al. [2]", 28.45, "§3.6, Table 1"),
+    PaperRow("Baseline system (phrase-based SMT) [29]", 33.30, "§3.6, Table 1"),
+    PaperRow("Single forward LSTM, beam size 12", 26.17, "§3.6, Table 1", system=("forward", 1, 12)),
+    PaperRow("Single reversed LSTM, beam size 12", 30.59, "§3.6, Table 1", system=("reversed", 1, 12)),
+    PaperRow("Ensemble of 5 reversed LSTMs, beam size 1", 33.00, "§3.6, Table 1", system=("reversed", 5, 1)),
+    PaperRow("Ensemble of 2 reversed LSTMs, beam size 12", 33.27, "§3.6, Table 1", system=("reversed", 2, 12)),
+    PaperRow("Ensemble of 5 reversed LSTMs, beam size 2", 34.50, "§3.6, Table 1", system=("reversed", 5, 2)),
+    PaperRow("Ensemble of 5 reversed LSTMs, beam size 12", 34.81, "§3.6, Table 1", system=("reversed", 5, 12)),
 )
+
+
+def table1_row(direction: str, models: int, beam: int) -> PaperRow | None:
+    """The paper's Table 1 row for ``models`` LSTMs on the ``direction`` source at beam ``beam``, if it has one."""
+    return next((row for row in TABLE1 if row.system == (direction, models, beam)), None)
+
 
 # Table 2 — rescoring the SMT baseline's 1000-best lists (§3.6).
 TABLE2: tuple[PaperRow, ...] = (
-    PaperRow("smt_baseline", "Baseline system [29]", 33.30, "§3.6, Table 2"),
-    PaperRow("cho", "Cho et al. [5]", 34.54, "§3.6, Table 2"),
-    PaperRow("best_wmt14", "Best WMT'14 result [9]", 37.0, "§3.6, Table 2"),
-    PaperRow("rescore_forward", "Rescoring the baseline 1000-best with a single forward LSTM", 35.61, "§3.6, Table 2"),
-    PaperRow("rescore_reversed", "Rescoring the baseline 1000-best with a single reversed LSTM", 35.85, "§3.6, Table 2"),
-    PaperRow("rescore_ensemble5", "Rescoring the baseline 1000-best with an ensemble of 5 reversed LSTMs", 36.5, "§3.6, Table 2"),
-    PaperRow("oracle", "Oracle rescoring of the baseline 1000-best lists", 45.0, "§3.6, Table 2 (approximate: ~45)"),
+    PaperRow("Baseline system [29]", 33.30, "§3.6, Table 2"),
+    PaperRow("Cho et al. [5]", 34.54, "§3.6, Table 2"),
+    PaperRow("Best WMT'14 result [9]", 37.0, "§3.6, Table 2"),
+    PaperRow("Rescoring the baseline 1000-best with a single forward LSTM", 35.61, "§3.6, Table 2"),
+    PaperRow("Rescoring the baseline 1000-best with a single reversed LSTM", 35.85, "§3.6, Table 2"),
+    PaperRow("Rescoring the baseline 1000-best with an ensemble of 5 reversed LSTMs", 36.5, "§3.6, Table 2"),
+    PaperRow("Oracle rescoring of the baseline 1000-best lists", 45.0, "§3.6, Table 2 (approximate: ~45)"),
 )
 
 # §3.3: the text's single-model numbers differ slightly from Table 1's; the paper does not say why.

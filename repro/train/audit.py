@@ -15,59 +15,18 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from repro.errors import ReproError
 from repro.io import atomic_write
-from repro.layout import AUDIT_RECORD
 from repro.models.config import DATA_DEFINED_KEYS
+from repro.train.audit_result import DEFAULT_EVALS, AuditResult, audit_path
 from repro.train.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
 from repro.train.run_dir import check_run_dir
 from repro.train.run_info import RUN_JSON, RunInfo, Status, read_run_info
-
-DEFAULT_EVALS = 5
-
-
-@dataclass(frozen=True)
-class AuditResult:
-    """One run's audit: where and why it stopped, the rate it was continued at, and the validation
-    perplexity of each further evaluation."""
-
-    run_dir: str
-    stop_reason: str | None
-    stopped_epoch: float
-    best_valid_ppl: float
-    final_lr: float
-    epochs: list[float]
-    valid_ppls: list[float]
-
-    @property
-    def further_gain(self) -> float:
-        """Relative drop of the best validation perplexity that the further evaluations bring (>= 0)."""
-        return max(0.0, 1.0 - min(self.valid_ppls, default=math.inf) / self.best_valid_ppl)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "further_gain": self.further_gain}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> AuditResult:
-        return cls(**{key: values[key] for key in cls.__dataclass_fields__})
-
-
-def audit_path(out_dir: str | Path) -> Path:
-    return Path(out_dir) / AUDIT_RECORD
-
-
-def read_audit(path: str | Path) -> AuditResult:
-    path = Path(path)
-    try:
-        return AuditResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReproError(f"{path}: not a readable audit record ({exc})") from exc
 
 
 def audit_run(run_dir: str | Path, out_dir: str | Path, evals: int = DEFAULT_EVALS,

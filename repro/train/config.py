@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from repro.config import DEVICES, dataclass_from_dict
-from repro.data.batching import BATCH_BY
+from repro.data.sampling import BATCH_BY
 from repro.errors import ConfigError
 from repro.train.schedule import SCHEDULES
 

@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from repro.data.batching import BatchSampler, iterate_collated
+from repro.data.batching import iterate_collated
+from repro.data.sampling import BatchSampler
 from repro.data.storage import ParallelSplit
 from repro.device import autocast
 from repro.models.seq2seq import Seq2Seq

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from repro.data.batching import BatchSampler
+from repro.data.sampling import BatchSampler
 from repro.data.storage import ParallelSplit, load_meta, load_split
 from repro.errors import ReproError
 from repro.models.seq2seq import ModelConfig

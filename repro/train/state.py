@@ -2,7 +2,7 @@
 generator's state, and the checkpoint payload, written and read by key name.
 
 The run's position is (epoch, batch index within the epoch); the batch order of an epoch is a function
-of (seed, epoch) (``repro.data.batching``), so this state plus the RNG states is all a killed run
+of (seed, epoch) (``repro.data.sampling``), so this state plus the RNG states is all a killed run
 needs to continue exactly as if it had never stopped.
 """
 

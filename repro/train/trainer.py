@@ -25,8 +25,9 @@ from typing import Any
 
 import torch
 
-from repro.data.batching import iterate_collated, shard
+from repro.data.batching import iterate_collated
 from repro.data.fingerprint import check_fingerprint, fingerprint
+from repro.data.sampling import shard
 from repro.device import check_bf16, resolve_device
 from repro.errors import Interrupted, ReproError
 from repro.models.seq2seq import Seq2Seq

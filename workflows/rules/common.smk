@@ -65,7 +65,17 @@ def step_config_content(step):
         )
     content = {"experiment": EXP}
     content.update({name: config[name] for name in STEP_SECTIONS[step] if name in config})
-    return content
+    return _keys_sorted(content)
+
+
+def _keys_sorted(value):
+    """``value`` with every mapping's keys in sorted order (lists keep theirs): Snakemake compares params
+    as written, so a config whose keys are only reordered must give the same content, or it reruns all."""
+    if isinstance(value, dict):
+        return {key: _keys_sorted(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_keys_sorted(item) for item in value]
+    return value
 
 
 def work_root(wildcards, input):
@@ -96,8 +106,7 @@ def write_yaml(path, content):
 
 def fetched_record():
     """The record of rule fetch when the data source downloads (so a dry run shows the download), else nothing."""
-    from repro.data.config import PrepareConfig
-    from repro.data.sources import make_source
+    from repro.data.config import PrepareConfig, make_source
 
     return [LAYOUT.fetched] if make_source(PrepareConfig.from_dict(config["data"])).downloads else []
 

@@ -2,8 +2,8 @@
 
 Every module of this package is imported here, and each source class in it registers itself under its
 ``name`` (see ``ParallelSource``), so adding a source is adding its module: ``SOURCES`` maps the names to
-the classes, ``make_source(config)`` builds the one named by ``PrepareConfig.source`` from its own section
-(``data.<name>``), and ``PrepareConfig`` has one such section per source. The modules import heavy
+the classes, ``PrepareConfig`` has one section ``data.<name>`` per source, and
+``repro.data.config.make_source`` builds the one ``data.source`` names from its section. The modules import heavy
 libraries (``datasets``, ``requests``, numpy) inside the functions that need them, so this stays cheap.
 """
 
@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING
 
-from repro.data.sources.base import REGISTRY, SPLITS, ParallelSource
-from repro.errors import ReproError
-
-if TYPE_CHECKING:
-    from repro.data.config import PrepareConfig
+from repro.data.sources.base import REGISTRY, SPLITS, ParallelSource, SourceSettings
 
 
 def _import_modules() -> None:
@@ -31,11 +26,4 @@ _import_modules()
 SOURCES = REGISTRY
 
 
-def make_source(config: PrepareConfig) -> ParallelSource:
-    """The source named by ``config.source``, configured from its own section of ``config``."""
-    if config.source not in SOURCES:
-        raise ReproError(f"data.source: unknown source {config.source!r}; choose one of {', '.join(SOURCES)}")
-    return SOURCES[config.source].from_config(config)
-
-
-__all__ = ["SOURCES", "SPLITS", "ParallelSource", "make_source"]
+__all__ = ["SOURCES", "SPLITS", "ParallelSource", "SourceSettings"]

@@ -22,9 +22,17 @@ from repro.io import iter_text_lines, open_input, read_errors
 if TYPE_CHECKING:
     import numpy as np
 
-    from repro.data.config import PrepareConfig
-
 SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """The ``data:`` settings a source may read besides its own section ``data.<name>``: the translation
+    direction, and the seed of random splits and of the synthetic language."""
+
+    src_lang: str = "en"
+    tgt_lang: str = "fr"
+    seed: int = 1
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,11 @@ class NominalCorpus:
                              self.note)
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """The options type of a source that has none: its section ``data.<name>`` must be empty."""
+
+
 # name -> source class, filled as the classes are defined (repro.data.sources imports every module)
 REGISTRY: dict[str, type[ParallelSource]] = {}
 
@@ -69,11 +82,12 @@ class ParallelSource(ABC):
     """Aligned sentence pairs, split into train / valid / test.
 
     ``pretokenized`` says whether the text is already tokenized (split on whitespace only: never
-    tokenize twice). A concrete source sets ``name`` (which registers it) and builds itself from the
-    ``data:`` section with :meth:`from_config`.
+    tokenize twice). A concrete source sets ``name`` (which registers it) and ``options_type``, the
+    dataclass its section ``data.<name>`` is read into, and builds itself with :meth:`from_options`.
     """
 
     name: str = ""
+    options_type: type = NoOptions
     pretokenized: bool = False
     # whether fetch() downloads files (the workflow then runs it as its own job, before preparation)
     downloads: bool = False
@@ -92,8 +106,9 @@ class ParallelSource(ABC):
 
     @classmethod
     @abstractmethod
-    def from_config(cls, config: PrepareConfig) -> ParallelSource:
-        """The source configured from the ``data:`` section (its own options in ``data.<name>``)."""
+    def from_options(cls, options: Any, settings: SourceSettings) -> ParallelSource:
+        """The source built from its own section ``data.<name>``, read into ``options_type``, and the
+        settings of the ``data:`` section every source may read."""
 
     @property
     def needs_network(self) -> bool:

@@ -10,14 +10,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from repro.data.sources.base import ParallelSource, count_lines, zip_aligned
+from repro.data.sources.base import ParallelSource, SourceSettings, count_lines, zip_aligned
 from repro.errors import DataError, ReproError
 from repro.io import check_input_file, iter_text_lines
-
-if TYPE_CHECKING:
-    from repro.data.config import PrepareConfig
 
 FORMATS = ("plain", "tsv", "sgm")
 _SEG = re.compile(r"<seg[^>]*>(.*)</seg>", re.IGNORECASE)
@@ -73,6 +69,7 @@ def read_tsv(path: str | Path, src_column: int = 0, tgt_column: int = 1) -> Iter
 
 class LocalSource(ParallelSource):
     name = "local"
+    options_type = LocalOptions
     pretokenized = False
 
     def __init__(self, options: LocalOptions, seed: int = 1) -> None:
@@ -106,8 +103,8 @@ class LocalSource(ParallelSource):
         self._cache: dict[str, list[tuple[str, str]]] = {}
 
     @classmethod
-    def from_config(cls, config: PrepareConfig) -> LocalSource:
-        return cls(config.options(cls.name, LocalOptions), config.seed)
+    def from_options(cls, options: LocalOptions, settings: SourceSettings) -> LocalSource:
+        return cls(options, settings.seed)
 
     def _read(self, split: str) -> Iterator[tuple[str, str]]:
         src, tgt = self._files[split]

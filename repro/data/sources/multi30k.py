@@ -12,18 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from repro.data.sources.base import (
     LengthModel,
     NominalCorpus,
     ParallelSource,
+    SourceSettings,
     zip_aligned,
 )
 from repro.errors import DataError, ReproError
-
-if TYPE_CHECKING:
-    from repro.data.config import PrepareConfig
 
 COMMIT = "a3d2e0d26b56f3846f66a952536ffed4e401d05a"
 BASE_URL = f"https://raw.githubusercontent.com/multi30k/dataset/{COMMIT}/data/task1/raw/"
@@ -63,6 +60,7 @@ class Multi30kOptions:
 
 class Multi30kSource(ParallelSource):
     name = "multi30k"
+    options_type = Multi30kOptions
     pretokenized = False
 
     def __init__(self, options: Multi30kOptions | None = None, src_lang: str = "en", tgt_lang: str = "fr",
@@ -81,8 +79,8 @@ class Multi30kSource(ParallelSource):
         self._paths: dict[str, Path] = {}
 
     @classmethod
-    def from_config(cls, config: PrepareConfig) -> Multi30kSource:
-        return cls(config.options(cls.name, Multi30kOptions), config.src_lang, config.tgt_lang)
+    def from_options(cls, options: Multi30kOptions, settings: SourceSettings) -> Multi30kSource:
+        return cls(options, settings.src_lang, settings.tgt_lang)
 
     @property
     def downloads(self) -> bool:  # type: ignore[override]

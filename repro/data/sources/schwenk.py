@@ -16,18 +16,15 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from repro.data.sources.base import (
     LengthModel,
     NominalCorpus,
     ParallelSource,
+    SourceSettings,
     zip_aligned,
 )
 from repro.errors import DataError, ReproError
-
-if TYPE_CHECKING:
-    from repro.data.config import PrepareConfig
 
 BASE_URL = "http://www-lium.univ-lemans.fr/~schwenk/cslm_joint_paper/data/"
 TRAIN_CORPORA = ("ep7_pc45", "nc9", "dev08_11", "crawl", "ccb2_pc30", "un2000_pc34")
@@ -126,6 +123,7 @@ def extract(archive: Path, dest: Path) -> Path:
 
 class SchwenkSource(ParallelSource):
     name = "schwenk"
+    options_type = SchwenkOptions
     pretokenized = True
     downloads = True
 
@@ -143,8 +141,8 @@ class SchwenkSource(ParallelSource):
         self._fetched = False
 
     @classmethod
-    def from_config(cls, config: PrepareConfig) -> SchwenkSource:
-        return cls(config.options(cls.name, SchwenkOptions), config.src_lang, config.tgt_lang)
+    def from_options(cls, options: SchwenkOptions, settings: SourceSettings) -> SchwenkSource:
+        return cls(options, settings.src_lang, settings.tgt_lang)
 
     def _archive(self, name: str) -> Path:
         url = self.options.base_url.rstrip("/") + "/" + name

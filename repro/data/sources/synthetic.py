@@ -30,14 +30,9 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
 
-from repro.config import dataclass_from_dict
-from repro.data.sources.base import ParallelSource
+from repro.data.sources.base import ParallelSource, SourceSettings
 from repro.errors import ReproError
-
-if TYPE_CHECKING:
-    from repro.data.config import PrepareConfig
 
 
 @dataclass
@@ -274,6 +269,7 @@ class SyntheticLanguage:
 
 class SyntheticSource(ParallelSource):
     name = "synthetic"
+    options_type = SyntheticOptions
     pretokenized = True  # tokens are generated space-separated; nothing to tokenize
 
     def __init__(self, options: SyntheticOptions | None = None, seed: int = 1, src_lang: str = "en",
@@ -286,8 +282,8 @@ class SyntheticSource(ParallelSource):
         self.language = SyntheticLanguage(self.options, self.seed)
 
     @classmethod
-    def from_config(cls, config: PrepareConfig) -> SyntheticSource:
-        return cls(config.options(cls.name, SyntheticOptions), config.seed, config.src_lang, config.tgt_lang)
+    def from_options(cls, options: SyntheticOptions, settings: SourceSettings) -> SyntheticSource:
+        return cls(options, settings.seed, settings.src_lang, settings.tgt_lang)
 
     def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
         size = {"train": self.options.train_size, "valid": self.options.valid_size,
@@ -301,16 +297,16 @@ class SyntheticSource(ParallelSource):
         return info
 
 
-def synthetic_phrase_sets(config: Any) -> dict[str, list[str]]:
+def synthetic_phrase_sets(options: SyntheticOptions, seed: int = 1) -> dict[str, list[str]]:
     """English (source-side) phrases for a PCA figure like the paper's Figure 2.
 
-    ``config``: a ``PrepareConfig``, its ``data:`` dict, or ``SyntheticOptions`` (seed from
-    ``options.seed``, else 1). Keys name a meaning (``"<subject> <verb> <object>"``); each list holds
+    The language is the one ``options`` and ``data.seed`` (``seed``, unless ``options.seed`` is set) make
+    (``SyntheticSource``). Keys name a meaning (``"<subject> <verb> <object>"``); each list holds
     meaning-preserving variants (prepositional phrase at the end or fronted, with or without a time
     adverb of the same tense). Swapping subject and object gives a different key with the same words, so
     a model that only bags words cannot separate them.
     """
-    options, seed = _options_and_seed(config)
+    seed = options.seed if options.seed is not None else seed
     language = SyntheticLanguage(options, seed)
     rng = random.Random(f"{seed}-phrases")
     subj, obj, place = language.nouns[0], language.nouns[1], language.nouns[2]
@@ -325,16 +321,3 @@ def synthetic_phrase_sets(config: Any) -> dict[str, list[str]]:
             variants = [core + pp, pp + [","] + core, ["today"] + core + pp, ["now"] + pp + [","] + core]
             sets[f"{a.en} {verb.en} {b.en}"] = [" ".join(v + ["."]) for v in variants]
     return sets
-
-
-def _options_and_seed(config: Any) -> tuple[SyntheticOptions, int]:
-    if isinstance(config, SyntheticOptions):
-        return config, config.seed if config.seed is not None else 1
-    if isinstance(config, dict):
-        options = dataclass_from_dict(SyntheticOptions, config.get(SyntheticSource.name) or {},
-                                      f"data.{SyntheticSource.name}")
-        base_seed = int(config.get("seed", 1))
-    else:  # PrepareConfig
-        options = config.options(SyntheticSource.name, SyntheticOptions)
-        base_seed = config.seed
-    return options, options.seed if options.seed is not None else base_seed

@@ -11,18 +11,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from repro.data.sources.base import NominalCorpus, ParallelSource
+from repro.data.sources.base import NominalCorpus, ParallelSource, SourceSettings
 from repro.data.sources.schwenk import (
     NEWSTEST2013_LENGTHS,
     NEWSTEST2014_LENGTHS,
     PAPER_TRAIN_LENGTHS,
 )
 from repro.errors import DataError, ReproError
-
-if TYPE_CHECKING:
-    from repro.data.config import PrepareConfig
 
 HF_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
 NOMINAL = NominalCorpus({"train": 40_836_876, "valid": 3000, "test": 3003},
@@ -72,6 +69,7 @@ def hf_loader(options: Wmt14Options) -> Callable[[str], Iterable[dict]]:
 
 class Wmt14Source(ParallelSource):
     name = "wmt14"
+    options_type = Wmt14Options
     pretokenized = False
     needs_network = True  # streamed from the Hugging Face hub (or its local cache) by `datasets`
 
@@ -82,8 +80,8 @@ class Wmt14Source(ParallelSource):
         self.loader = loader or hf_loader(self.options)
 
     @classmethod
-    def from_config(cls, config: PrepareConfig) -> Wmt14Source:
-        return cls(config.options(cls.name, Wmt14Options), config.src_lang, config.tgt_lang)
+    def from_options(cls, options: Wmt14Options, settings: SourceSettings) -> Wmt14Source:
+        return cls(options, settings.src_lang, settings.tgt_lang)
 
     def iter_pairs(self, split: str) -> Iterator[tuple[str, str]]:
         rows: Iterable[dict] = self.loader(split)
