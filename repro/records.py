@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.config import dataclass_from_dict
+from repro.data.config import PrepareConfig
 from repro.errors import DataError, ReproError
 from repro.experiments import PAPER_AXIS, REVERSED, Part, Plan, RunSpec, SystemSpec
 from repro.experiments import plan as make_plan
@@ -64,17 +65,27 @@ def _section(config: dict[str, Any], name: str, reader: type) -> dict[str, Any]:
     return {key: value for key, value in values.items() if key not in _NOT_RESULTS.get(name, ())}
 
 
+def _data_section(config: dict[str, Any]) -> dict[str, Any]:
+    """The data: settings behind every record, without those that only locate the source's files."""
+    from repro.data.sources import SOURCES
+
+    data = _section(config, "data", PrepareConfig)
+    located = SOURCES[data["source"]].location_options
+    if located:
+        data[data["source"]] = {key: value for key, value in data[data["source"]].items() if key not in located}
+    return data
+
+
 class RecordPlan:
     """Every record an experiment config asks for, with the fingerprint of the settings behind it."""
 
     def __init__(self, config: dict[str, Any], experiment_plan: Plan | None = None) -> None:
-        from repro.data.config import PrepareConfig
         from repro.inference.config import DecodeConfig
 
         self.config = config
         self.plan = experiment_plan or make_plan(config)
         self.layout = RecordsLayout()  # names relative to a records directory
-        self._data = digest(_section(config, "data", PrepareConfig))
+        self._data = digest(_data_section(config))
         self._decode = _section(config, "decode", DecodeConfig)
         self._runs: dict[str, str] = {}
 
@@ -318,7 +329,6 @@ def write_figure2_record(run_dir: str | Path, config: dict[str, Any], out: Recor
     src_tok, _ = loaded.tokenizers()
     groups: dict[str, str] | None = None
     if loaded.meta.get("source") == "synthetic":
-        from repro.data.config import PrepareConfig
         from repro.data.sources.synthetic import synthetic_phrase_sets
 
         data = PrepareConfig.from_dict(config.get("data"))

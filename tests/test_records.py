@@ -76,6 +76,17 @@ def test_a_changed_setting_invalidates_exactly_the_records_it_produced():
     assert _changed({"train.progress": True, "data.workers": 2}) == set()
 
 
+def test_where_a_copy_of_checksummed_data_lies_is_not_a_setting_of_what_is_made_from_it():
+    multi30k = {**CONFIG, "data": {**CONFIG["data"], "source": "multi30k"}}
+    located = {**multi30k, "data": {**multi30k["data"], "multi30k": {"local_dir": "/elsewhere", "cache_dir": "/c"}}}
+    assert _fingerprints(located) == _fingerprints(multi30k)
+    # the files of a source that checks nothing are what its data are
+    def local(path: str) -> dict:
+        return {**CONFIG, "data": {**CONFIG["data"], "source": "local", "local": {"train_src": path}}}
+
+    assert _fingerprints(local("a.en"))["data.json"] != _fingerprints(local("b.en"))["data.json"]
+
+
 def test_adding_seeds_keeps_every_existing_record_valid():
     config = json.loads(json.dumps(CONFIG))
     config["ablations"]["cell_equal_parameters"] = False

@@ -88,6 +88,10 @@ class ParallelSource(ABC):
 
     name: str = ""
     options_type: type = NoOptions
+    # Options that only say where a copy of the same data lies (files checked against their checksums):
+    # left out of the fingerprints of what is made from the data (repro.records), so a sitting on another
+    # machine, with the data elsewhere, continues the same experiment.
+    location_options: tuple[str, ...] = ()
     pretokenized: bool = False
     # whether fetch() downloads files (the workflow then runs it as its own job, before preparation)
     downloads: bool = False

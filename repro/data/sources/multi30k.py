@@ -61,6 +61,7 @@ class Multi30kOptions:
 class Multi30kSource(ParallelSource):
     name = "multi30k"
     options_type = Multi30kOptions
+    location_options = ("base_url", "local_dir", "cache_dir")  # every file is checked against SHA256
     pretokenized = False
 
     def __init__(self, options: Multi30kOptions | None = None, src_lang: str = "en", tgt_lang: str = "fr",
