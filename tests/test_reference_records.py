@@ -25,6 +25,21 @@ def test_the_demo_reference_holds_a_valid_record_of_everything_its_config_asks_f
     assert not [path for path in (REFERENCE / "records").rglob("*") if path.suffix == ".pt"]  # never a checkpoint
 
 
+SITTINGS = REPO / "results/sittings/multi30k"
+
+
+@pytest.mark.parametrize("sitting", sorted(path.name for path in SITTINGS.iterdir() if path.is_dir()))
+def test_every_record_of_a_multi30k_sitting_is_valid_for_the_config_it_continues(sitting: str) -> None:
+    """A sitting's records serve the next sittings only while multi30k.yaml gives them the same
+    fingerprints: a changed setting must come with new records, never leave stale ones behind."""
+    records = RecordPlan(load_config(REPO / "workflows/config/multi30k.yaml"))
+    held = {str(path.relative_to(SITTINGS / sitting)) for path in (SITTINGS / sitting).rglob("*.json")}
+    store = RecordStore([SITTINGS / sitting])
+    valid = {record.path for record in records.every(audits=True) if store.find(record) is not None}
+    assert held and held == valid, f"not valid for multi30k.yaml: {sorted(held - valid)[:3]}"
+    assert not [path for path in (SITTINGS / sitting).rglob("*") if path.suffix == ".pt"]
+
+
 @pytest.mark.slow
 def test_the_demo_reference_is_rebuilt_from_its_records(tmp_path: Path, copy_workflow, snakemake, job_counts) -> None:
     wf = copy_workflow(tmp_path / "wf")
