@@ -30,9 +30,9 @@ class SourceSettings:
     """The ``data:`` settings a source may read besides its own section ``data.<name>``: the translation
     direction, and the seed of random splits and of the synthetic language."""
 
-    src_lang: str = "en"
-    tgt_lang: str = "fr"
-    seed: int = 1
+    src_lang: str
+    tgt_lang: str
+    seed: int
 
 
 @dataclass(frozen=True)
