@@ -28,6 +28,7 @@ from typing import Any
 
 from repro.config import dataclass_from_dict
 from repro.data.config import PrepareConfig
+from repro.data.sources import SOURCES
 from repro.errors import DataError, ReproError
 from repro.experiments import PAPER_AXIS, REVERSED, Part, Plan, RunSpec, SystemSpec
 from repro.experiments import plan as make_plan
@@ -67,8 +68,6 @@ def _section(config: dict[str, Any], name: str, reader: type) -> dict[str, Any]:
 
 def _data_section(config: dict[str, Any]) -> dict[str, Any]:
     """The data: settings behind every record, without those that only locate the source's files."""
-    from repro.data.sources import SOURCES
-
     data = _section(config, "data", PrepareConfig)
     located = SOURCES[data["source"]].location_options
     if located:
