@@ -16,12 +16,14 @@
 #   3.6, 3.3      score, perplexity    workflows/rules/score.smk      work/<exp>/records/systems/, perplexity/
 #   records       record_data, _run,   workflows/rules/records.smk    work/<exp>/records/data.json, runs/, figure2.json
 #                 record_figure2
-#   3.6, 3.3      paper_table          workflows/rules/report.smk     results/<exp>/tables/{table1,reversal,beam,table2}
-#   3.7, 3.8      figure3, figure2     workflows/rules/report.smk     results/<exp>/figures/fig3_*, fig2_pca
+#   3.6, 3.3      table1, reversal,    workflows/rules/report.smk     results/<exp>/tables/{table1,reversal,beam,table2}
+#                 beam, table2         (one rule per report of repro.report.outputs)
+#   3.7, 3.8      fig3, fig2           workflows/rules/report.smk     results/<exp>/figures/fig3_*, fig2_pca
 #   ablations     ablations            workflows/rules/report.smk     results/<exp>/tables/ablation_*, claims.{md,json}
-#   evidence      runs_table           workflows/rules/report.smk     results/<exp>/runs.{csv,md,tex}
-#   evidence      convergence_figure   workflows/rules/report.smk     results/<exp>/figures/convergence{,_lr}
-#   evidence      audit (not in all)   workflows/rules/audit.smk      results/<exp>/convergence_audit.{csv,md,tex}
+#   evidence      runs                 workflows/rules/report.smk     results/<exp>/runs.{csv,md,tex}
+#   evidence      convergence          workflows/rules/report.smk     results/<exp>/figures/convergence{,_lr}
+#   evidence      audit_run, audit     workflows/rules/audit.smk,     work/<exp>/audit/, results/<exp>/convergence_audit.*
+#                 (not in all)         report.smk
 #   check         compare_reference    workflows/rules/report.smk     results/<exp>/comparison.{md,json}
 #   cost          estimate             workflows/rules/estimate.smk   prints the projection; work/<exp>/estimate.json
 #
@@ -58,10 +60,7 @@ rule all:
     """Everything the experiment config asks for: the paper's tables and figures, the ablations, and the
     comparison of this run with the committed reference."""
     input:
-        PAPER_OUTPUTS,
-        ablation_outputs(),
-        f"{RESULTS.runs}.csv",
-        f"{RESULTS.figure('convergence')}.png",
+        complete_run_outputs(),
         f"{RESULTS.comparison}.md",
     default_target: True
 

@@ -12,6 +12,18 @@ from dataclasses import dataclass
 AUDIT_RECORD = "audit.json"  # what `repro audit --out DIR` writes in DIR
 
 
+def root_of(path: str, name: str) -> str:
+    """The root of the layout in which ``path`` is the file ``name`` (that layout's path for it under the root
+    "", e.g. ``Layout("").step_config("report")``). A workflow job locates its directories from its own files
+    this way, so that they follow the files wherever an executor puts them."""
+    path, name = str(path), name.lstrip("/")
+    if path == name:
+        return "."
+    if not path.endswith("/" + name):
+        raise ValueError(f"{path} is not the file {name} of a layout")
+    return path[: -len(name) - 1]
+
+
 @dataclass(frozen=True)
 class ExperimentDirs:
     """An experiment's top-level directories, relative to the workflow's directory.

@@ -44,7 +44,7 @@ def test_report_ablations_without_ablations_is_a_clear_error(tmp_path, capsys):
     config.write_text("experiment: x\ndata: {source: synthetic}\n")
     assert main(["report", "ablations", "--config", str(config), "--work", str(tmp_path), "--out",
                  str(tmp_path / "out")]) == 2
-    assert "ablations.enabled is false" in capsys.readouterr().err
+    assert "only when ablations.enabled is true" in capsys.readouterr().err
 
 
 # The workflow runs most of its jobs as `repro` commands that never touch a model: scoring BLEU, the records

@@ -45,9 +45,11 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path, snakemake, job_c
     # systems, plus every run at the ablation beam 2 (24) minus the 2 already decoded.
     assert counts["prepare"] == 1 and counts["train"] == 24 and counts["perplexity"] == 6
     assert counts["translate"] == counts["score"] == 20 + 24 - 2
-    assert counts["paper_table"] == 4  # Table 1, the reversal table, the beam table, Table 2
-    for rule in ("figure3", "figure2", "ablations", "runs_table", "convergence_figure", "compare_reference", "all"):
+    # one job per report (repro.report.outputs.REPORTS; the audit is not part of `all`), then the check
+    for rule in ("table1", "reversal", "beam", "table2", "fig3", "fig2", "ablations", "runs", "convergence",
+                 "compare_reference", "all"):
         assert counts[rule] == 1, rule
+    assert "audit" not in counts
     assert "fetch" not in counts  # the synthetic source downloads nothing
     assert (
         "repro prepare --config work/demo/config/prepare.yaml --workers 2 --out work/demo/data "

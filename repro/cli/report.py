@@ -5,25 +5,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from repro.report.outputs import REPORTS
+
 HELP = ("write the paper's tables and figures (Table 1, reversal, beam, Figures 2 and 3, Table 2, ablations, claims) "
         "and runs.csv (every model: why it stopped, best epoch and validation perplexity, cost)")
-TARGETS = ("table1", "reversal", "beam", "fig3", "fig2", "table2", "runs", "convergence")
+ACTIONS = ("all", "compare", "publish", "records")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("report", help=HELP, description=HELP + ". Reads the experiment's work directory "
-                              "(runs, translations, scores as the workflow writes them) and writes CSV, Markdown "
+    p = subparsers.add_parser("report", help=HELP, description=HELP + ". Reads the experiment's records (as the "
+                              "workflow writes them into WORK/records, or records_from) and writes CSV, Markdown "
                               "and LaTeX tables and PNG/PDF figures.")
-    p.add_argument("target", choices=TARGETS + ("ablations", "audit", "all", "compare", "publish", "records"),
-                   help="what to write; 'convergence' draws every run's learning curves (figures/convergence, "
-                        "convergence_lr); 'audit' tabulates the runs' convergence audits (convergence_audit.csv, "
-                        "from `repro audit` into WORK/audit/RUN); 'ablations' writes the ablation tables, figures and claims.md (needs "
-                        "ablations.enabled); 'all' writes every paper target; 'compare' writes provenance.json "
+    reports = "; ".join(f"'{report.name}': {report.doc.rstrip('.')}" for report in REPORTS.values())
+    p.add_argument("target", choices=tuple(REPORTS) + ACTIONS,
+                   help=f"what to write. {reports}; 'all' writes every report of a complete run that the config "
+                        "asks for (not the audit: it needs `repro audit` run first, into WORK/audit/RUN); 'compare' writes provenance.json "
                         "and compares DIR with the committed reference (comparison.md, comparison.json), after "
                         "gathering every record behind the results into DIR/records; 'publish' makes DIR the "
-                        "committed reference, its records gathered again (with the audits made since); 'records' copies the valid records the config asks for that exist "
-                        "(in WORK/records or records_from) into the records directory DIR, adding to what it holds "
-                        "(a sitting's share of an experiment)")
+                        "committed reference, its records gathered again (with the audits made since); 'records' "
+                        "copies the valid records the config asks for that exist (in WORK/records or records_from) "
+                        "into the records directory DIR, adding to what it holds (a sitting's share of an experiment)")
     p.add_argument("--config", required=True, metavar="FILE.yaml",
                    help="the experiment config (its paper:/ablations: sections say what was run)")
     p.add_argument("--work", required=True, metavar="DIR", help="the experiment's work directory (work/<experiment>)")
@@ -38,9 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from repro.config import load_config
     from repro.layout import ResultsLayout
-    from repro.report import convergence, paper_report
     from repro.report.context import ReportContext
-    from repro.report.runs import runs_table
+    from repro.report.outputs import complete_run
 
     ctx = ReportContext(load_config(args.config, args.set), Path(args.work))
     out = ResultsLayout(args.out)
@@ -52,31 +52,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.target in ("compare", "publish"):
         return _reference(args, ctx, Path(args.out))
-    if args.target == "ablations":
-        from repro.report import ablation_report
-
-        if not ctx.plan.ablations.enabled:
-            from repro.errors import ConfigError
-
-            raise ConfigError(f"{args.config}: ablations.enabled is false; there are no ablation runs to report")
-        ablation_report.write_all(ctx, out)
-        print(f"wrote ablations under {args.out}")
-        return 0
-    writers = {
-        "table1": lambda: paper_report.table1(ctx, out.table("table1")),
-        "reversal": lambda: paper_report.reversal_table(ctx, out.table("reversal")),
-        "beam": lambda: paper_report.beam_table(ctx, out.table("beam")),
-        "fig3": lambda: paper_report.figure3(ctx, out),
-        "fig2": lambda: paper_report.figure2(ctx, out.figure("fig2_pca")),
-        "table2": lambda: paper_report.table2(ctx, out.table("table2")),
-        "runs": lambda: runs_table(ctx, out.runs),
-        "convergence": lambda: convergence.convergence_figures(ctx, out.figure(convergence.FIGURE),
-                                                               out.figure(convergence.RATE_FIGURE)),
-        "audit": lambda: convergence.audit_table(ctx, out.audit),
-    }
-    for target in TARGETS if args.target == "all" else (args.target,):  # the audit is not in 'all': it trains
-        writers[target]()
-        print(f"wrote {target} under {args.out}")
+    reports = complete_run(ctx.plan) if args.target == "all" else [REPORTS[args.target]]
+    for report in reports:
+        report.check_asked(ctx.plan, args.config)
+        for record in report.reads(ctx.records):
+            ctx.store.root(record)  # every input before anything is written: an error names the missing record
+        report.write(ctx, out)
+        print(f"wrote {report.name} under {args.out}")
     return 0
 
 

@@ -17,7 +17,6 @@ import pandas as pd
 
 from repro.evaluation.bleu import subset_bleu
 from repro.experiments import AXES, Variant
-from repro.layout import ResultsLayout
 from repro.report.ablation_claims import write_claims
 from repro.report.ablations import Ablations
 from repro.report.bins import quantile_bins
@@ -68,7 +67,7 @@ def ablation_table(ab: Ablations, axis: str, prefix: str | Path) -> pd.DataFrame
     return df
 
 
-def length_figure(ab: Ablations, out: ResultsLayout, min_count: int = 30) -> pd.DataFrame:
+def length_figure(ab: Ablations, prefix: str | Path, min_count: int = 30) -> pd.DataFrame:
     """BLEU against test source length, one line per variant (seeds pooled), attention included."""
     ctx = ab.ctx
     lengths = ctx.test_src_lengths
@@ -85,14 +84,14 @@ def length_figure(ab: Ablations, out: ResultsLayout, min_count: int = 30) -> pd.
     labels, counts = [b.label() for b in bins], [b.count for b in bins]
     plot_binned_bleu(labels, counts, series, "source sentence length (words)",
                      f"BLEU by test sentence length per variant (beam {ab.beam}, seeds pooled)",
-                     Path(out.figure("ablation_length")))
+                     Path(prefix))
     df = pd.DataFrame({"bin": labels, "sentences": counts, **series})
-    write_table(df, out.figure("ablation_length"), "BLEU per source-length bin for each ablation variant (the data "
-                "behind ablation_length). " + ctx.scale_note())
+    write_table(df, prefix, f"BLEU per source-length bin for each ablation variant (the data behind "
+                f"{Path(prefix).name}). " + ctx.scale_note())
     return df
 
 
-def gradient_curves(ab: Ablations, out: ResultsLayout) -> dict[Variant, dict[str, float]]:
+def gradient_curves(ab: Ablations, prefix: str | Path) -> dict[Variant, dict[str, float]]:
     """Gradient norm (before clipping) against step for each cell type, first ablation seed."""
     ab = ab.on("cell")
     curves, summary = {}, {}
@@ -110,17 +109,19 @@ def gradient_curves(ab: Ablations, out: ResultsLayout) -> dict[Variant, dict[str
             "coefficient_of_variation": float(np.std(norms) / np.mean(norms)) if np.mean(norms) else 0.0,
         }
     plot_curves(curves, "training step", "gradient norm before clipping (interval mean)",
-                f"Gradient norms per cell type (clipping threshold {clip})", Path(out.figure("grad_norms")), log_y=True)
+                f"Gradient norms per cell type (clipping threshold {clip})", Path(prefix), log_y=True)
     return summary
 
 
-def write_all(ctx: ReportContext, out: ResultsLayout) -> None:
-    """Every ablation table, the two figures and the claims (claims.md and claims.json)."""
+def write_all(ctx: ReportContext, tables: dict[str, str], length_prefix: str, gradients_prefix: str,
+              claims_prefix: str) -> None:
+    """Every ablation table (``tables``: axis → prefix), BLEU by length per variant, gradient norms per cell
+    type (when the cell axis has variants) and the claims (claims.md and claims.json)."""
     if not ctx.plan.ablations.enabled:
         raise ValueError("the config's ablations section is not enabled")
     ab = Ablations(ctx)
     for axis in ctx.plan.ablation_axes():
-        ablation_table(ab, axis, out.table(f"ablation_{axis}"))
-    length_figure(ab, out)
-    grads = gradient_curves(ab, out) if ab.variants_on("cell") else None
-    write_claims(ab, grads, out.claims)
+        ablation_table(ab, axis, tables[axis])
+    length_figure(ab, length_prefix)
+    grads = gradient_curves(ab, gradients_prefix) if ab.variants_on("cell") else None
+    write_claims(ab, grads, claims_prefix)

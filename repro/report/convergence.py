@@ -18,8 +18,6 @@ from repro.report.context import ReportContext
 from repro.report.figures import plt, save_figure
 from repro.report.tables import RATE_FORMAT, write_table
 
-FIGURE, RATE_FIGURE = "convergence", "convergence_lr"
-
 
 def _panels(ctx: ReportContext) -> dict[str, list[RunSpec]]:
     """The plan's variants that have runs, each with its runs in seed order."""

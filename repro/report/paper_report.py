@@ -9,7 +9,6 @@ import pandas as pd
 
 from repro.evaluation.bleu import subset_bleu
 from repro.experiments import FAIRSEQ_MIN_LEN, FORWARD, REVERSED, RunSpec, SystemSpec
-from repro.layout import ResultsLayout
 from repro.report import paper
 from repro.report.bins import quantile_bins
 from repro.report.context import ReportContext
@@ -179,8 +178,10 @@ def figure3_systems(ctx: ReportContext) -> dict[str, SystemSpec]:
     return systems
 
 
-def figure3(ctx: ReportContext, out: ResultsLayout, min_count: int = 30, max_bins: int = 8) -> dict:
-    """BLEU by source length and by average word-frequency rank, for forward, reversed and ensemble."""
+def figure3(ctx: ReportContext, length_prefix: str | Path, rarity_prefix: str | Path, min_count: int = 30,
+            max_bins: int = 8) -> dict:
+    """BLEU by source length and by average word-frequency rank, for forward, reversed and ensemble (each
+    figure with the table of its numbers)."""
     systems = figure3_systems(ctx)
     stats = {name: ctx.stats(system) for name, system in systems.items()}
     n = len(ctx.refs_tok)
@@ -189,9 +190,10 @@ def figure3(ctx: ReportContext, out: ResultsLayout, min_count: int = 30, max_bin
     rarity = ctx.test_src_rarity
     beam = ctx.plan.paper.figure_beam
     result = {}
-    for kind, values, xlabel, integer in (
-        ("length", lengths, "source sentence length (words)", True),
-        ("rarity", rarity, "average word-frequency rank of the source sentence (training vocabulary)", False),
+    for kind, prefix, values, xlabel, integer in (
+        ("length", length_prefix, lengths, "source sentence length (words)", True),
+        ("rarity", rarity_prefix, rarity, "average word-frequency rank of the source sentence (training vocabulary)",
+         False),
     ):
         bins = quantile_bins(values, max_bins=max_bins, min_count=min_count)
         series = {name: [subset_bleu(s, b.indices) for b in bins] for name, s in stats.items()}
@@ -199,10 +201,10 @@ def figure3(ctx: ReportContext, out: ResultsLayout, min_count: int = 30, max_bin
         counts = [b.count for b in bins]
         title = (f"BLEU by {'sentence length' if kind == 'length' else 'word rarity'} (beam {beam}); "
                  f"cf. paper Figure 3 ({'left' if kind == 'length' else 'right'})")
-        plot_binned_bleu(labels, counts, series, xlabel, title, Path(out.figure(f"fig3_{kind}")))
+        plot_binned_bleu(labels, counts, series, xlabel, title, Path(prefix))
         table = pd.DataFrame({"bin": labels, "sentences": counts, **series})
-        write_table(table, out.figure(f"fig3_{kind}"),
-                    f"BLEU (paper's way) per {kind} bin, the data behind fig3_{kind}. {ctx.scale_note()}")
+        write_table(table, prefix,
+                    f"BLEU (paper's way) per {kind} bin, the data behind {Path(prefix).name}. {ctx.scale_note()}")
         result[kind] = table
     return result
 

@@ -1,7 +1,7 @@
 # After a run: did every model converge? `snakemake audit` continues each finished run from its last
 # checkpoint at the learning rate it ended with (`repro audit`, in work/<exp>/audit/<run>/; the run itself
 # is only read) and tabulates the further gain of validation perplexity in results/<exp>/convergence_audit.
-# Not part of `all`: it trains every model a little more.
+# Not part of `all`: it trains every model a little more. The table is the `audit` report (report.smk).
 
 
 rule audit_run:
@@ -15,7 +15,7 @@ rule audit_run:
         record=LAYOUT.records.audit("{run}"),
     params:
         out=lambda wildcards: LAYOUT.audit_dir(wildcards.run),
-        records=lambda wildcards, output: Path(output.record).parents[1],  # the records root, above audit/
+        records=root_param("output", "record", lambda wildcards: RecordsLayout().audit(wildcards.run)),
         fingerprint=lambda wildcards: RECORD_PLAN.audit(PLAN.runs[wildcards.run]).fingerprint,
     log:
         LAYOUT.log("audit", "{run}"),
@@ -32,24 +32,3 @@ rule audit_run:
         "repro audit {input.run} --out {params.out} --data {input.data} --quiet > {log} 2>&1"
         " && repro record audit {params.out} --name {wildcards.run} --out {params.records}"
         " --fingerprint {params.fingerprint} >> {log} 2>&1"
-
-
-rule audit:
-    """The convergence audit of every run: per run, the further gain at its final rate, and the largest
-    further gain of a run that stopped converged."""
-    input:
-        config=step_config("report"),
-        audits=record_files(RECORD_PLAN.audit(run) for run in PLAN.runs.values()),
-    output:
-        csv=report(f"{RESULTS.audit}.csv", caption="../report/audit.rst", category="Runs"),
-        md=f"{RESULTS.audit}.md",
-        tex=f"{RESULTS.audit}.tex",
-    params:
-        work=work_root,
-        results=results_root,
-    log:
-        LAYOUT.log("report", "audit"),
-    conda:
-        "../../environment.yml"
-    shell:
-        "repro report audit --config {input.config} --work {params.work} --out {params.results} > {log} 2>&1"

@@ -10,10 +10,10 @@ from snakemake.utils import min_version, validate
 
 from repro.errors import ReproError
 from repro.experiment_config import ResourcesConfig, validate_experiment_config
-from repro.experiments import PAPER_AXIS
 from repro.inference.config import DecodeConfig
-from repro.layout import FIGURES, TABLES, ExperimentDirs, Layout, ResultsLayout
+from repro.layout import PROVENANCE, ExperimentDirs, Layout, RecordsLayout, ResultsLayout, root_of
 from repro.records import RecordPlan, RecordStore, record_roots
+from repro.report.outputs import REPORTS, complete_run
 
 min_version("8.0")
 
@@ -78,17 +78,19 @@ def _keys_sorted(value):
     return value
 
 
-def work_root(wildcards, input):
-    """work/<experiment> for a report job, from its input step config (LAYOUT.step_config: <root>/config/<step>.yaml),
-    so that the path follows the job's files on any executor."""
-    return str(Path(input.config).parents[1])
+def root_param(io, key, name):
+    """A param function: the root of the layout whose file ``name`` (repro.layout.root_of; a function of the
+    wildcards where the name has some) is the job's input or output ``key``. Derived from the job's own files,
+    as Snakemake asks, so it follows them on an executor that moves them (remote storage)."""
+
+    def param(wildcards, input, output):
+        files = input if io == "input" else output
+        return root_of(files[key], name(wildcards) if callable(name) else name)
+
+    return param
 
 
-def results_root(wildcards, output):
-    """results/<experiment> for a report job: the directory of its first output, or the one above it when
-    that output is a table or a figure."""
-    first = Path(output[0])
-    return str(first.parent.parent if first.parent.name in (TABLES, FIGURES) else first.parent)
+WORK_ROOT = root_param("input", "config", Layout("").step_config("report"))  # work/<exp> of a report job
 
 
 def one_of(names):
@@ -153,49 +155,19 @@ def record_files(records):
     return files
 
 
-def system_records(systems):
-    """The records of ``systems`` and of the runs behind them, and the test set's (what the reports read)."""
-    runs = sorted({run.name: run for s in systems for run in s.runs}.values(), key=lambda run: run.name)
-    return record_files([RECORD_PLAN.data(), *(RECORD_PLAN.run(run) for run in runs),
-                         *(RECORD_PLAN.system(s) for s in systems)])
+def shown_in_report(file):
+    """A report output (repro.report.outputs.OutputFile) as a rule's output: marked for `snakemake --report` when
+    it is shown there."""
+    if file.shown is None:
+        return file.path
+    shown = file.shown
+    return report(file.path, caption=f"../report/{shown.caption}", category=shown.category,
+                  subcategory=shown.subcategory, labels=dict(shown.labels) or None)
 
 
-def paper_report_inputs(wildcards=None):
-    """What the paper's tables and figures read (Table 2 reads no run: it needs no training)."""
-    if wildcards is not None and wildcards.get("table") == "table2":
-        return {"config": step_config("report")}
-    paper_runs = [run for run in PLAN.runs.values() if run.variant.axis == PAPER_AXIS]
-    return {
-        "config": step_config("report"),
-        "records": system_records(PLAN.paper_systems()) + record_files(RECORD_PLAN.perplexity(run) for run in paper_runs),
-    }
-
-
-def ablation_inputs(wildcards=None):
-    return {"config": step_config("report"), "records": system_records(PLAN.ablation_systems())}
-
-
-def run_records():
-    """Every run's record, and the test set's (whose data source the captions name)."""
-    return record_files([RECORD_PLAN.data(), *(RECORD_PLAN.run(run) for run in PLAN.runs.values())])
-
-
-PAPER_TABLES = ["table1", "reversal", "beam", "table2"]
-PAPER_OUTPUTS = [f"{RESULTS.table(name)}.csv" for name in PAPER_TABLES] + [
-    f"{RESULTS.figure('fig3_length')}.png",
-    f"{RESULTS.figure('fig2_pca')}.png",
-]
-
-
-def ablation_outputs():
-    """The ablation tables, figures and claims (none unless ablations.enabled)."""
-    if not PLAN.ablations.enabled:
-        return []
-    outputs = [f"{RESULTS.table(f'ablation_{axis}')}.csv" for axis in PLAN.ablation_axes()]
-    outputs += [f"{RESULTS.figure('ablation_length')}.png", f"{RESULTS.claims}.md", f"{RESULTS.claims}.json"]
-    if PLAN.variants_on("cell"):
-        outputs.append(f"{RESULTS.figure('grad_norms')}.png")
-    return outputs
+def complete_run_outputs():
+    """Every file of the reports of a complete run (what `all` and the reference check wait for)."""
+    return [path for output in complete_run(PLAN) for path in output.paths(PLAN, RESULTS)]
 
 
 def reference_files(wildcards=None):

@@ -15,7 +15,7 @@ rule record_data:
         references=[LAYOUT.records.references(tokenized) for tokenized in (False, True)],
     params:
         fingerprint=RECORD_PLAN.data().fingerprint,
-        out=lambda wildcards, output: Path(output.record).parent,  # data.json is at the records' root
+        out=root_param("output", "record", RecordsLayout().data),
     log:
         LAYOUT.log("record", "data"),
     conda:
@@ -34,7 +34,7 @@ rule record_run:
         curve=LAYOUT.records.train_curve("{run}"),
     params:
         fingerprint=lambda wildcards: RECORD_PLAN.run(PLAN.runs[wildcards.run]).fingerprint,
-        out=lambda wildcards, output: Path(output.record).parents[1],  # the records root, above runs/
+        out=root_param("output", "record", lambda wildcards: RecordsLayout().run(wildcards.run)),
     log:
         LAYOUT.log("record", "{run}"),
     wildcard_constraints:
@@ -54,7 +54,7 @@ rule record_figure2:
     output:
         record=LAYOUT.records.figure2,
     params:
-        out=lambda wildcards, output: Path(output.record).parent,  # figure2.json is at the records' root
+        out=root_param("output", "record", RecordsLayout().figure2),
         fingerprint=RECORD_PLAN.figure2().fingerprint,
     log:
         LAYOUT.log("record", "figure2"),
