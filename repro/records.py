@@ -256,8 +256,7 @@ def write_data_record(data_dir: str | Path, out: RecordsLayout, fingerprint: str
     import numpy as np
 
     from repro.data.storage import load_meta, load_split
-    from repro.data.vocab import Vocab
-    from repro.report.bins import average_frequency_rank
+    from repro.data.vocab import Vocab, average_frequency_rank
 
     data_dir = Path(data_dir)
     meta = load_meta(data_dir)
@@ -320,8 +319,7 @@ def write_figure2_record(run_dir: str | Path, config: dict[str, Any], out: Recor
     import numpy as np
     import torch
 
-    from repro.inference.encode import encode_sentences
-    from repro.report import paper
+    from repro.inference.encode import FIG2_PHRASES, encode_sentences
     from repro.train.checkpoint import load_run
 
     loaded = load_run(run_dir, "best", device="cpu")
@@ -335,7 +333,7 @@ def write_figure2_record(run_dir: str | Path, config: dict[str, Any], out: Recor
         panels_text = {"synthetic phrases (one colour per meaning)": [p for v in sets.values() for p in v]}
         groups = {p: meaning for meaning, v in sets.items() for p in v}
     else:
-        panels_text = {"left panel phrases": paper.FIG2_PHRASES["left"], "right panel phrases": paper.FIG2_PHRASES["right"]}
+        panels_text = {"left panel phrases": FIG2_PHRASES["left"], "right panel phrases": FIG2_PHRASES["right"]}
     panels = {}
     with torch.no_grad():
         for panel, phrases in panels_text.items():

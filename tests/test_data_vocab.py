@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from repro.data.vocab import EOS_ID, PAD_ID, SOS_ID, SPECIALS, UNK_ID, Vocab
+from repro.data.vocab import EOS_ID, PAD_ID, SOS_ID, SPECIALS, UNK_ID, Vocab, average_frequency_rank
 from repro.errors import DataError
 
 
@@ -32,3 +32,8 @@ def test_load_rejects_bad_vocab_file(tmp_path):
     path.write_text("<pad>\n<unk>\n<sos>\n<eos>\na b\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"v.txt, line 5"):
         Vocab.load(path)
+
+
+def test_average_frequency_rank_is_the_mean_rank_of_a_sentence_s_words():
+    ranks = average_frequency_rank([[4, 5], [1], []], lambda i: {4: 1, 5: 3, 1: 100}[i])
+    assert ranks.tolist() == [2.0, 100.0, 0.0]

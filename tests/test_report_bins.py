@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from repro.report.bins import average_frequency_rank, quantile_bins
+from repro.report.bins import quantile_bins
 
 
 def test_bins_partition_the_sentences_with_ordered_ranges():
@@ -24,8 +24,3 @@ def test_equal_values_never_straddle_bins_and_small_tails_merge():
     assert [(b.low, b.high, b.count) for b in bins] == [(3, 3, 50), (4, 90, 55)]
     assert quantile_bins([], 4, 10) == []
     assert len(quantile_bins(list(range(10)), 8, 30)) == 1  # too few sentences for two bins
-
-
-def test_average_frequency_rank():
-    ranks = average_frequency_rank([np.array([4, 5]), np.array([1])], lambda i: {4: 1, 5: 3, 1: 100}[i])
-    assert ranks.tolist() == [2.0, 100.0]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from repro.data.special_tokens import EOS, EOS_ID, PAD, PAD_ID, SOS, SOS_ID, SPECIALS, UNK, UNK_ID  # noqa: F401
 from repro.errors import DataError
@@ -88,3 +90,12 @@ class Vocab:
         if counts_path.exists():
             counts = [int(line.rsplit("\t", 1)[1]) for line in counts_path.read_text("utf-8").splitlines()]
         return cls(tokens[len(SPECIALS):], counts)
+
+
+def average_frequency_rank(sentences_ids: Iterable[Sequence[int]], rank_of: Callable[[int], int]) -> np.ndarray:
+    """Average word-frequency rank per sentence (paper Figure 3 right); ``rank_of(id) -> rank``."""
+    out = []
+    for ids in sentences_ids:
+        ids = np.asarray(ids)
+        out.append(float(np.mean([rank_of(int(i)) for i in ids])) if ids.size else 0.0)
+    return np.asarray(out)

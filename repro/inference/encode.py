@@ -15,6 +15,19 @@ from repro.inference.beam_search import _model_device, pad_sources
 from repro.inference.config import DecodeConfig
 from repro.models.seq2seq import Seq2Seq
 
+# The phrases of the paper's Figure 2 (§3.8): left panel, word order; right panel, voice.
+FIG2_PHRASES = {
+    "left": [
+        "John admires Mary", "Mary admires John", "Mary is in love with John",
+        "John is in love with Mary", "John respects Mary", "Mary respects John",
+    ],
+    "right": [
+        "I gave her a card in the garden", "In the garden, I gave her a card",
+        "She was given a card by me in the garden", "She gave me a card in the garden",
+        "In the garden, she gave me a card", "I was given a card by her in the garden",
+    ],
+}
+
 
 @torch.no_grad()  # not inference_mode: under bf16 autocast it would re-cast the weights for every batch
 def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]],

@@ -56,12 +56,3 @@ def quantile_bins(values: np.ndarray | list[float], max_bins: int = 8, min_count
         last = merged.pop()
         merged[-1] = np.concatenate([merged[-1], last])
     return [Bin(float(values[g].min()), float(values[g].max()), np.sort(g)) for g in merged if len(g)]
-
-
-def average_frequency_rank(sentences_ids: list[np.ndarray] | object, rank_of) -> np.ndarray:
-    """Average word-frequency rank per sentence (paper Figure 3 right); ``rank_of(id) -> rank``."""
-    out = []
-    for ids in sentences_ids:
-        ids = np.asarray(ids)
-        out.append(float(np.mean([rank_of(int(i)) for i in ids])) if ids.size else 0.0)
-    return np.asarray(out)

@@ -77,16 +77,3 @@ RELATED = {
     "bahdanau2015_attention": "Bahdanau et al. 2015 (En→Fr, 30k vocab): RNNencdec-50 17.82 vs RNNsearch-50 "
     "26.75 BLEU — attention removes most of the long-sentence degradation",
 }
-
-# Figure 2 phrase sets (§3.8, Figure 2).
-FIG2_PHRASES = {
-    "left": [
-        "John admires Mary", "Mary admires John", "Mary is in love with John",
-        "John is in love with Mary", "John respects Mary", "Mary respects John",
-    ],
-    "right": [
-        "I gave her a card in the garden", "In the garden, I gave her a card",
-        "She was given a card by me in the garden", "She gave me a card in the garden",
-        "In the garden, she gave me a card", "I was given a card by her in the garden",
-    ],
-}
