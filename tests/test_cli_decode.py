@@ -206,7 +206,7 @@ def test_decode_batch_size_does_not_change_translations(env, tmp_path):
     assert [float(entry[2]) for entry in outs[0]] == pytest.approx([float(entry[2]) for entry in outs[1]], abs=1e-4)
 
 
-@pytest.mark.parametrize("command", ["translate", "rescore", "encode", "score"])
+@pytest.mark.parametrize("command", ["translate", "rescore", "encode", "perplexity"])
 def test_decode_settings_errors_name_the_key_once(env, tmp_path, capsys, command):
     (tmp_path / "src").write_text("the cat\n")
     (tmp_path / "nbest").write_text("0 ||| le chat ||| -1.0\n")
@@ -214,8 +214,8 @@ def test_decode_settings_errors_name_the_key_once(env, tmp_path, capsys, command
             "rescore": ["--src", str(tmp_path / "src"), "--nbest", str(tmp_path / "nbest"), "--output",
                         str(tmp_path / "o")],
             "encode": ["--input", str(tmp_path / "src"), "--output", str(tmp_path / "o.npy")],
-            "score": ["--data", str(env["data"])]}[command]
-    base = [command, "--model", str(env["runs"][1]), *argv, *([] if command == "score" else ["--quiet"])]
+            "perplexity": ["--data", str(env["data"])]}[command]
+    base = [command, "--model", str(env["runs"][1]), *argv, *([] if command == "perplexity" else ["--quiet"])]
     assert main([*base, "--set", "decode.length_norm=-1"]) == 2
     assert capsys.readouterr().err == "error: decode.length_norm must be >= 0, got -1.0\n"
     assert main([*base, "--set", "decode.batch_size=0"]) == 2
@@ -241,11 +241,11 @@ def test_decode_device_errors_name_the_key(env, tmp_path, capsys, monkeypatch):
                                        "(use 'auto' or 'cpu')\n")
 
 
-def test_score_decode_settings_need_model(tmp_path, capsys):
-    (tmp_path / "h").write_text("a b\n")
-    assert main(["score", "--hyp", str(tmp_path / "h"), "--ref", str(tmp_path / "h"), "--set",
-                 "decode.batch_size=8"]) == 2
-    assert "without --model nothing reads them" in capsys.readouterr().err
+def test_score_scores_translations_and_points_to_perplexity_for_a_model(env, capsys):
+    assert main(["score", "--ref", str(env["src"])]) == 2
+    assert "repro perplexity --model RUN_DIR --data DATA_DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a run's perplexity is its own command
+        main(["score", "--model", str(env["runs"][1]), "--data", str(env["data"])])
 
 
 def test_moses_run_tokenizes_raw_text(tmp_path):
@@ -311,8 +311,8 @@ def test_score_bootstrap(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["bootstrap"] == boot  # seeded
 
 
-def test_score_perplexity(env, capsys):
-    assert main(["score", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
+def test_perplexity_is_the_mean_nll_per_target_token_eos_included(env, tmp_path, capsys):
+    assert main(["perplexity", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
                  "--set", "decode.device=cpu"]) == 0
     ppl = json.loads(capsys.readouterr().out)
     model = env["models"][1]
@@ -326,6 +326,10 @@ def test_score_perplexity(env, capsys):
             tokens += len(tgt) + 1
     assert ppl["tokens"] == tokens and ppl["sentences"] == len(TEST_SRC) and ppl["split"] == "test"
     assert ppl["ppl"] == pytest.approx(math.exp(nll / tokens), rel=1e-5)
+    # as the workflow makes it a record: the same JSON, written whole, stamped with the settings' digest
+    assert main(["perplexity", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--set",
+                 "decode.device=cpu", "--output", str(tmp_path / "p.json"), "--fingerprint", "0123abcd"]) == 0
+    assert json.loads((tmp_path / "p.json").read_text()) == {**ppl, "fingerprint": "0123abcd"}
 
 
 def test_score_errors(tmp_path, capsys):
@@ -480,10 +484,10 @@ def test_bf16_unsupported_falls_back_to_fp32(env, tmp_path, monkeypatch, caplog)
     assert out[True] == out[False]  # bit-identical: fp32 scores included
 
 
-def test_score_perplexity_bf16(env, capsys):
+def test_perplexity_bf16(env, capsys):
     results = {}
     for flag in ([], ["--set", "decode.bf16=true"]):
-        assert main(["score", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
+        assert main(["perplexity", "--model", str(env["runs"][1]), "--data", str(env["data"]), "--split", "test",
                      "--set", "decode.device=cpu", *flag]) == 0
         results[bool(flag)] = json.loads(capsys.readouterr().out)
     fp32, bf16 = results[False], results[True]
@@ -611,7 +615,7 @@ def test_decode_commands_bad_paths_are_errors_not_tracebacks(env, tmp_path, caps
          f"{text}: is a file, expected a run directory written by `repro train` (--model)"),
         (["score", "--hyp", str(text), "--ref", str(text), "--output", str(out_dir)],
          f"{out_dir}: is a directory; give the path of a file to write"),
-        (["score", "--model", str(tmp_path / "nope"), "--data", str(env["data"])],
+        (["perplexity", "--model", str(tmp_path / "nope"), "--data", str(env["data"])],
          f"{tmp_path / 'nope'}: run directory not found (--model)"),
     ]
     for argv, message in cases:

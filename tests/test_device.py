@@ -118,7 +118,7 @@ def test_bf16_training_under_avx2_onednn_falls_back_to_fp32(avx2_run):
 DECODE_BF16 = ["--set", "decode.bf16=true", "--set", "decode.device=cpu"]
 
 
-@pytest.mark.parametrize("command", ["translate", "rescore", "encode", "score"])
+@pytest.mark.parametrize("command", ["translate", "rescore", "encode", "perplexity"])
 def test_bf16_decoding_commands_under_avx2_onednn_fall_back_to_fp32(avx2_run, command, hang_ceiling_s):
     run, root, data = str(avx2_run["run"]), avx2_run["root"], avx2_run["data"]
     src = str(data / "test.tok.src")
@@ -131,7 +131,7 @@ def test_bf16_decoding_commands_under_avx2_onednn_fall_back_to_fp32(avx2_run, co
         "rescore": ["--model", run, "--nbest", str(nbest), "--src", str(root / "two.src"), "--weight", "1.0",
                     "--output", str(out), "--quiet"],
         "encode": ["--model", run, "--input", src, "--output", str(out) + ".npy", "--quiet"],
-        "score": ["--model", run, "--data", str(data), "--split", "test"],
+        "perplexity": ["--model", run, "--data", str(data), "--split", "test"],
     }[command]
     proc = limited_to_avx2(["-m", "repro.cli", command, *args, *DECODE_BF16], hang_ceiling_s)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -142,7 +142,7 @@ def test_bf16_decoding_commands_under_avx2_onednn_fall_back_to_fp32(avx2_run, co
                                  "--quiet", "--set", "decode.device=cpu"], hang_ceiling_s)
         assert plain.returncode == 0 and not NOTICE.search(plain.stderr)
         assert out.read_text(encoding="utf-8") == fp32.read_text(encoding="utf-8")
-    if command == "score":
+    if command == "perplexity":
         assert json.loads(proc.stdout)["bf16"] is False
 
 

@@ -7,11 +7,12 @@ Heavy imports (torch, through ``repro.device``) happen inside the functions, for
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from repro.errors import DataError
 from repro.inference.config import DecodeConfig
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 
-# The decode: keys of a command that runs a model without searching (score --model, rescore, encode).
+# The decode: keys of a command that runs a model without searching (perplexity, rescore, encode).
 DEVICE_KEYS = ("batch_size", "device", "bf16")
 
 
@@ -62,6 +63,13 @@ def add_model_options(parser: argparse.ArgumentParser, uses: Sequence[str], ense
     add_quiet_option(parser)
 
 
+def add_run_options(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    """The options of a command that runs one trained run without searching (``encode``, ``perplexity``)."""
+    parser.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory written by `repro train`")
+    add_checkpoint_option(parser, "which checkpoint: best validation perplexity (default) or last")
+    add_decode_config_options(parser, DEVICE_KEYS, purpose)
+
+
 # ----------------------------------------------------------------------------------- checks and devices
 def check_runs(paths: Sequence[str]) -> None:
     """Fail with the option's name when a ``--model`` is not a directory (before loading anything)."""
@@ -95,6 +103,20 @@ def decode_setup(args: argparse.Namespace) -> tuple[DecodeConfig, torch.device]:
 
 
 # ----------------------------------------------------------------------------------- output
+def emit_json(result: dict[str, Any], output: str | None, fingerprint: str | None) -> None:
+    """Print ``result`` as JSON and, with ``output``, write it there atomically; a ``fingerprint`` (the digest
+    of the settings behind it) makes it a record (``repro.records``)."""
+    from repro.io import atomic_write
+
+    if fingerprint:
+        result = {**result, "fingerprint": fingerprint}
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if output:
+        with atomic_write(output, encoding="utf-8") as handle:
+            handle.write(text + "\n")
+
+
 def write_lines(path: str | None, lines: Sequence[str]) -> None:
     """Write lines atomically to ``path`` (nothing half-written), or to stdout."""
     from repro.io import atomic_write

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from repro.cli.common import (
-    DEVICE_KEYS,
-    add_checkpoint_option,
-    add_decode_config_options,
-    add_quiet_option,
-    check_runs,
-    decode_setup,
-)
+from repro.cli.common import add_quiet_option, add_run_options, check_runs, decode_setup
 from repro.errors import DataError, ReproError
 
 HELP = "write the encoder's final state of every layer for each input sentence (.npy or .tsv)"
@@ -20,9 +13,7 @@ HELP = "write the encoder's final state of every layer for each input sentence (
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("encode", help=HELP, description=HELP + ". Row i is line i; columns are "
                               "model.context_vector: every layer's h, then (LSTM) every layer's c.")
-    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory written by `repro train`")
-    add_checkpoint_option(p, "which checkpoint (default: best)")
-    add_decode_config_options(p, uses=DEVICE_KEYS)
+    add_run_options(p)
     p.add_argument("--input", metavar="FILE", help="sentences, one per line (default: stdin)")
     p.add_argument("--tokenized-input", action="store_true",
                    help="input is already tokenized: split on whitespace instead of running the run's tokenizer")

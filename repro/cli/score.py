@@ -1,21 +1,15 @@
-"""``repro score``: the paper's BLEU, sacreBLEU + chrF, test perplexity, paired bootstrap — as JSON."""
+"""``repro score``: the paper's BLEU, sacreBLEU + chrF and the paired bootstrap of translations, as JSON (a run's
+perplexity is ``repro perplexity``)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repro.cli.common import (
-    DEVICE_KEYS,
-    add_checkpoint_option,
-    add_decode_config_options,
-    check_runs,
-    decode_setup,
-)
+from repro.cli.common import emit_json
 from repro.errors import ReproError
 
 if TYPE_CHECKING:
@@ -26,7 +20,7 @@ if TYPE_CHECKING:
 # (path of a tokenized file or None, raw lines to tokenize or None, option suffix) -> tokenized lines
 TokenizedReader = Callable[[str | None, list[str] | None, str], list[str]]
 
-HELP = "score translations (paper's multi-bleu BLEU, sacreBLEU, chrF, bootstrap) and/or a run's perplexity"
+HELP = "score translations: the paper's multi-bleu BLEU, sacreBLEU, chrF, paired bootstrap"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -44,16 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="paired bootstrap resampling with N samples between --hyp (A) and --hyp2 (B)")
     p.add_argument("--seed", type=int, default=12345, help="bootstrap seed, >= 1 (default: 12345, sacreBLEU's)")
-    p.add_argument("--model", metavar="RUN_DIR",
-                   help="with --data: report this run's perplexity on --split (keys ppl, nll, nll_sum, tokens)")
     p.add_argument("--data", metavar="DATA_DIR",
-                   help="prepared data directory (perplexity; also gives the Moses tokenizer settings)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split for perplexity (default: test)")
-    add_checkpoint_option(p, "checkpoint for perplexity (default: best)")
-    add_decode_config_options(p, DEVICE_KEYS, "for the perplexity of --model")
+                   help="prepared data directory: its Moses tokenizer settings tokenize raw text for the paper's BLEU")
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE (atomically)")
     p.add_argument("--fingerprint", help="stamp the JSON with this digest of the settings behind it, making it a "
-                   "record (repro.records: the workflow's scores and perplexities)")
+                   "record (repro.records: the workflow's scores)")
     return p
 
 
@@ -62,12 +51,10 @@ def _moses_tokenizer(args: argparse.Namespace) -> Tokenizer:
     from repro.data.storage import load_meta
     from repro.data.tokenize import MosesTokenizer, load_tokenizers
 
-    data_dir = Path(args.data) if args.data else (Path(args.model) / "data" if args.model else None)
-    # an explicit --data must be a prepared directory: a typo would otherwise silently change the tokenizer
-    if data_dir is not None and (args.data or (data_dir / "meta.json").exists()):
-        meta = load_meta(data_dir)
+    if args.data:  # a prepared directory (load_meta fails on a typo rather than change the tokenizer)
+        meta = load_meta(Path(args.data))
         if meta.get("tokenizer", {}).get("kind") == "moses":
-            return load_tokenizers(data_dir)[1]
+            return load_tokenizers(Path(args.data))[1]
         return MosesTokenizer(meta.get("tgt_lang", args.tgt_lang))
     return MosesTokenizer(args.tgt_lang)
 
@@ -96,73 +83,45 @@ def run(args: argparse.Namespace) -> int:
     check_outputs({"--output": args.output},
                   {option: getattr(args, option[2:].replace("-", "_"))
                    for option in ("--hyp", "--ref", "--src", "--tokenized-hyp", "--tokenized-ref", "--hyp2",
-                                  "--tokenized-hyp2", "--config")},
-                  run_dirs=[args.model] if args.model else [])
+                                  "--tokenized-hyp2")})
     result: dict[str, Any] = {}
-    has_hyp = args.hyp or args.tokenized_hyp
-    if not has_hyp and not args.model:
-        raise ReproError("nothing to score: give --hyp/--tokenized-hyp with --ref/--tokenized-ref, or --model with --data")
-    if has_hyp:
-        if not (args.ref or args.tokenized_ref):
-            raise ReproError("--ref or --tokenized-ref is required to score hypotheses")
-        tokenizer = None
-        hyp = read_text_lines(args.hyp, "--hyp") if args.hyp else None
-        ref = read_text_lines(args.ref, "--ref") if args.ref else None
+    if not (args.hyp or args.tokenized_hyp):
+        raise ReproError("nothing to score: give --hyp/--tokenized-hyp with --ref/--tokenized-ref "
+                         "(a run's perplexity: repro perplexity --model RUN_DIR --data DATA_DIR)")
+    if not (args.ref or args.tokenized_ref):
+        raise ReproError("--ref or --tokenized-ref is required to score hypotheses")
+    tokenizer = None
+    hyp = read_text_lines(args.hyp, "--hyp") if args.hyp else None
+    ref = read_text_lines(args.ref, "--ref") if args.ref else None
 
-        def tokenized(tok_path: str | None, raw: list[str] | None, name: str) -> list[str]:
-            nonlocal tokenizer
-            if tok_path:
-                return read_text_lines(tok_path, f"--tokenized-{name}")
-            tokenizer = tokenizer or _moses_tokenizer(args)
-            return moses_tokenize_lines(raw, args.tgt_lang, tokenizer)
+    def tokenized(tok_path: str | None, raw: list[str] | None, name: str) -> list[str]:
+        nonlocal tokenizer
+        if tok_path:
+            return read_text_lines(tok_path, f"--tokenized-{name}")
+        tokenizer = tokenizer or _moses_tokenizer(args)
+        return moses_tokenize_lines(raw, args.tgt_lang, tokenizer)
 
-        hyp_tok = tokenized(args.tokenized_hyp, hyp, "hyp")
-        ref_tok = tokenized(args.tokenized_ref, ref, "ref")
-        hyp_name = f"hypotheses ({args.tokenized_hyp or args.hyp})"
-        ref_name = f"references ({args.tokenized_ref or args.ref})"
-        _aligned(hyp_name, hyp_tok, ref_name, ref_tok)
-        _not_empty(args.tokenized_hyp or args.hyp, hyp_tok, args.tokenized_ref or args.ref, ref_tok)
-        if args.src:
-            _aligned(f"--src ({args.src})", read_text_lines(args.src, "--src"), ref_name, ref_tok)
-        stats = sentence_stats(hyp_tok, ref_tok)
-        details = bleu_details(stats)
-        result["sentences"] = len(hyp_tok)
-        result["bleu_paper"] = details["bleu"]
-        result["bleu_paper_details"] = {**details, "multi_bleu": multibleu_string(details),
-                                        "method": "multi-bleu.pl: cased, Moses-tokenized, no smoothing"}
-        if hyp is not None and ref is not None:
-            _aligned(f"--hyp ({args.hyp})", hyp, f"--ref ({args.ref})", ref)
-            _not_empty(args.hyp, hyp, args.ref, ref)
-            result.update(sacrebleu_scores(hyp, ref))
-        if args.bootstrap:
-            result["bootstrap"] = _bootstrap(args, stats, ref, ref_tok, hyp, tokenized)
-    elif args.bootstrap:
-        raise ReproError("--bootstrap needs --hyp and --hyp2")
-    if not args.model and (args.config or args.overrides):
-        raise ReproError("--config and --set give the decode: settings of the perplexity of --model; "
-                         "without --model nothing reads them")
-    if args.model:
-        if not args.data:
-            raise ReproError("--model needs --data DATA_DIR (the prepared data holding the split) for perplexity")
-        decode, device = decode_setup(args)
-        check_runs([args.model])
-        from repro.evaluation.perplexity import run_perplexity
-
-        ppl = run_perplexity(args.model, args.data, args.split, args.checkpoint, decode.batch_size, device,
-                             bf16=decode.bf16)
-        # Top-level keys (ppl, nll, nll_sum, tokens, split, checkpoint), as the report reads them.
-        sentences = ppl.pop("sentences")
-        result.update(ppl)
-        result.setdefault("sentences", sentences)
-    if args.fingerprint:
-        result["fingerprint"] = args.fingerprint
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    if args.output:
-        from repro.io import atomic_write
-
-        with atomic_write(args.output, encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    hyp_tok = tokenized(args.tokenized_hyp, hyp, "hyp")
+    ref_tok = tokenized(args.tokenized_ref, ref, "ref")
+    hyp_name = f"hypotheses ({args.tokenized_hyp or args.hyp})"
+    ref_name = f"references ({args.tokenized_ref or args.ref})"
+    _aligned(hyp_name, hyp_tok, ref_name, ref_tok)
+    _not_empty(args.tokenized_hyp or args.hyp, hyp_tok, args.tokenized_ref or args.ref, ref_tok)
+    if args.src:
+        _aligned(f"--src ({args.src})", read_text_lines(args.src, "--src"), ref_name, ref_tok)
+    stats = sentence_stats(hyp_tok, ref_tok)
+    details = bleu_details(stats)
+    result["sentences"] = len(hyp_tok)
+    result["bleu_paper"] = details["bleu"]
+    result["bleu_paper_details"] = {**details, "multi_bleu": multibleu_string(details),
+                                    "method": "multi-bleu.pl: cased, Moses-tokenized, no smoothing"}
+    if hyp is not None and ref is not None:
+        _aligned(f"--hyp ({args.hyp})", hyp, f"--ref ({args.ref})", ref)
+        _not_empty(args.hyp, hyp, args.ref, ref)
+        result.update(sacrebleu_scores(hyp, ref))
+    if args.bootstrap:
+        result["bootstrap"] = _bootstrap(args, stats, ref, ref_tok, hyp, tokenized)
+    emit_json(result, args.output, args.fingerprint)
     return 0
 
 

@@ -50,5 +50,5 @@ rule perplexity:
         "../../environment.yml"
     shell:
         "export OMP_NUM_THREADS={threads}; "
-        "repro score --model {input.run} --data {input.data} --split test --config {input.config}"
+        "repro perplexity --model {input.run} --data {input.data} --split test --config {input.config}"
         " --output {output.ppl} --fingerprint {params.fingerprint} > {log} 2>&1"
