@@ -10,107 +10,18 @@ about what was run, and nothing is recovered by parsing a name.
 
 from __future__ import annotations
 
-import dataclasses
-import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from repro.config import coerce, dataclass_from_dict
 from repro.errors import ConfigError
-from repro.models.forms import ABLATION_ATTENTION_FORMS, CELLS, DEFAULT_ABLATION_ATTENTION_FORM
+from repro.experiment_config import AXES, AblationConfig, ExperimentConfig, PaperConfig
+from repro.models.forms import ABLATION_ATTENTION_FORMS
 
 REVERSED, FORWARD = "reversed", "forward"
-
-# The ablation axes, in the order the report shows them, with what each one varies.
-AXES: dict[str, str] = {
-    "max_train_len": "maximum training sentence length",
-    "cell": "cell type",
-    "num_layers": "depth",
-    "teacher_forcing_ratio": "teacher forcing ratio",
-    "attention": "attention vs the fixed-size context vector",
-}
 PAPER_AXIS = "paper"
 FAIRSEQ_MIN_LEN = 1  # fairseq's --min-len: <eos> may not be the first word
 
-
-
-@dataclass
-class PaperConfig:
-    """The ``paper:`` section: the paper's matrix (Table 1, the reversal result, the beam table, figures)."""
-
-    reversed_seeds: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
-    forward_seeds: list[int] = field(default_factory=lambda: [1])
-    ensembles: list[int] = field(default_factory=lambda: [2, 5])
-    table1_beams: list[int] = field(default_factory=lambda: [1, 2, 12])
-    beam_table_beams: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 12])
-    # The beam table's extra row: the widest beam with fairseq's convention (<eos> never first), beside
-    # the paper's search, in which a weak model's best-scoring output can be the empty translation.
-    beam_table_fairseq_row: bool = True
-    figure_beam: int = 12
-
-    @property
-    def fairseq_row_beam(self) -> int | None:
-        """The beam of the beam table's fairseq-convention row (the widest), or None without that row."""
-        return max(self.beam_table_beams) if self.beam_table_fairseq_row and self.beam_table_beams else None
-
-    def __post_init__(self) -> None:
-        if not self.reversed_seeds or not self.forward_seeds:
-            raise ConfigError("config section 'paper': reversed_seeds and forward_seeds must not be empty")
-        for size in self.ensembles:
-            if not 2 <= size <= len(self.reversed_seeds):
-                raise ConfigError(f"config section 'paper': an ensemble of {size} needs {size} reversed_seeds "
-                                  f"(and at least 2 members), got {len(self.reversed_seeds)}")
-        if min([*self.table1_beams, *self.beam_table_beams, self.figure_beam]) < 1:
-            raise ConfigError("config section 'paper': beam sizes must be >= 1")
-
-
-@dataclass
-class AblationConfig:
-    """The ``ablations:`` section: variants of the base model, each trained with every seed."""
-
-    enabled: bool = False
-    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
-    # Other seeds for some axes (axis -> seeds), e.g. more where a claim rests on an axis, fewer where a
-    # variant is dear; an axis not named here trains with ``seeds``.
-    axis_seeds: dict[str, list[int]] = field(default_factory=dict)
-    beam: int = 12
-    max_train_len: list[int] = field(default_factory=list)  # train.max_len caps both sides; the base is "all"
-    cell: list[str] = field(default_factory=list)  # e.g. [gru, rnn]; the base cell is the reference
-    cell_equal_parameters: bool = False  # also train each cell at the LSTM's recurrent parameter count
-    num_layers: list[int] = field(default_factory=list)
-    teacher_forcing_ratio: list[float] = field(default_factory=list)
-    attention: bool = False  # add an attention decoder (reversed and forward source)
-    attention_form: str = DEFAULT_ABLATION_ATTENTION_FORM  # which one: a key of ABLATION_ATTENTION_FORMS
-    attention_forward: bool = True  # also on the forward source (the reversal-with-attention claim)
-    bootstrap_samples: int = 1000
-
-    def __post_init__(self) -> None:
-        if self.enabled and not self.seeds:
-            raise ConfigError("config section 'ablations': seeds must not be empty")
-        for axis, seeds in self.axis_seeds.items():
-            if axis not in AXES:
-                raise ConfigError(f"ablations.axis_seeds: unknown axis {axis!r}; choose from {', '.join(AXES)}")
-            self.axis_seeds[axis] = coerce(seeds, list[int], f"ablations.axis_seeds.{axis}")
-            if not self.axis_seeds[axis]:
-                raise ConfigError(f"ablations.axis_seeds.{axis} must not be empty")
-        unknown = [cell for cell in self.cell if cell not in CELLS]
-        if unknown:
-            raise ConfigError(f"ablations.cell: unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELLS)}")
-        if self.attention_form not in ABLATION_ATTENTION_FORMS:
-            raise ConfigError(f"ablations.attention_form: unknown form {self.attention_form!r}; choose from "
-                              f"{', '.join(ABLATION_ATTENTION_FORMS)}")
-        if self.beam < 1 or self.bootstrap_samples < 1:
-            raise ConfigError("config section 'ablations': beam and bootstrap_samples must be >= 1")
-        # A variant's own values (num_layers, max_train_len, teacher_forcing_ratio) are checked by the
-        # dataclass that reads them, once per planned run (repro.experiment_config).
-
-    def seeds_of(self, axis: str) -> list[int]:
-        """The seeds every variant on ``axis`` trains with (and the main model is compared on)."""
-        return list(self.axis_seeds.get(axis, self.seeds))
-
-    def all_seeds(self) -> list[int]:
-        """Every ablation seed of any axis: the main and forward models train with each of them."""
-        return sorted({*self.seeds, *(seed for seeds in self.axis_seeds.values() for seed in seeds)})
 
 
 @dataclass(frozen=True)
@@ -211,13 +122,20 @@ class Part:
 class Plan:
     """Every variant, run, decoder and system of an experiment, by name."""
 
-    config: dict[str, Any]
-    paper: PaperConfig
-    ablations: AblationConfig
+    config: ExperimentConfig
     variants: dict[str, Variant] = field(default_factory=dict)
     runs: dict[str, RunSpec] = field(default_factory=dict)
     decoders: dict[str, Decoder] = field(default_factory=dict)
     systems: dict[str, SystemSpec] = field(default_factory=dict)
+    _configs: dict[str, ExperimentConfig] = field(default_factory=dict, repr=False)  # config_of, by name
+
+    @property
+    def paper(self) -> PaperConfig:
+        return self.config.paper
+
+    @property
+    def ablations(self) -> AblationConfig:
+        return self.config.ablations
 
     def runs_of(self, variant: str) -> list[RunSpec]:
         return sorted((r for r in self.runs.values() if r.variant.name == variant), key=lambda r: r.seed)
@@ -242,19 +160,23 @@ class Plan:
         decoder = decoder if isinstance(decoder, Decoder) else Decoder((decoder,))
         return self.systems[SystemSpec(decoder, beam, min_len).name]
 
+    def config_of(self, target: RunSpec | Variant | str) -> ExperimentConfig:
+        """The experiment config as a run (or a variant's runs) trains with it: the variant's values and the
+        run's seed replaced, typed (a ConfigError names the run and what it sets)."""
+        target = self.variants[target] if isinstance(target, str) else target
+        try:
+            if target.name not in self._configs:
+                self._configs[target.name] = self.config.with_values(target.overrides)
+            return self._configs[target.name]
+        except ConfigError as exc:
+            what = ", ".join(f"{key}={value}" for key, value in target.overrides)
+            raise ConfigError(f"{'run' if isinstance(target, RunSpec) else 'variant'} {target.name} ({what}): "
+                              f"{exc}") from None
+
     def setting(self, variant: Variant | str, key: str) -> Any:
-        """A ``model.*`` or ``train.*`` value of a variant's runs: its override, else the config's value,
-        else the default of the dataclass that reads the section (the one place each default lives)."""
-        variant = variant if isinstance(variant, Variant) else self.variants[variant]
-        if variant.changes(key):
-            return variant.override(key)
+        """A setting (``model.cell``, ``train.clip_norm``, ...) of a variant's runs."""
         section, name = key.split(".", 1)
-        reader = _section_dataclass(section)
-        given = self.config.get(section) or {}
-        if name in given:  # `snakemake --config` passes strings: coerce as the command will
-            return coerce(given[name], typing.get_type_hints(reader)[name], key)
-        default = next(f for f in dataclasses.fields(reader) if f.name == name)
-        return default.default_factory() if default.default is dataclasses.MISSING else default.default
+        return getattr(getattr(self.config_of(variant), section), name)
 
     def paper_systems(self) -> list[SystemSpec]:
         """Every system the paper's tables and figures read (runs of the reversed and forward variants)."""
@@ -285,16 +207,6 @@ class Plan:
                 for name, part in parts.items()}
 
 
-def _section_dataclass(section: str) -> type:
-    from repro.models.config import ModelConfig
-    from repro.train.config import TrainConfig
-
-    try:
-        return {"model": ModelConfig, "train": TrainConfig}[section]
-    except KeyError:
-        raise KeyError(f"no setting {section!r}: variants change model.* and train.* only") from None
-
-
 def _yaml_scalar(value: Any) -> str:
     if value is None:
         return "null"
@@ -320,10 +232,11 @@ def equal_parameter_hidden_size(cell: str, reference_hidden: int, embedding: int
     return hidden + 1 if nxt - target < target - recurrent_parameter_count(cell, hidden, embedding, layers) else hidden
 
 
-def plan(config: dict[str, Any]) -> Plan:
-    """Enumerate variants, runs, decoders and systems of an experiment config."""
-    result = Plan(config, dataclass_from_dict(PaperConfig, config.get("paper"), "paper"),
-                  dataclass_from_dict(AblationConfig, config.get("ablations"), "ablations"))
+def plan(config: ExperimentConfig | Mapping[str, Any]) -> Plan:
+    """Enumerate variants, runs, decoders and systems of an experiment config (as written, or parsed), and
+    check the settings of every run."""
+    config = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+    result = Plan(config)
     paper, ablations = result.paper, result.ablations
 
     def add_variant(name: str, axis: str, label: str, overrides: dict[str, Any],
@@ -393,4 +306,6 @@ def plan(config: dict[str, Any]) -> Plan:
         for run in list(result.runs.values()):
             if result.decoded_at_ablation_beam(run):
                 add_system(Decoder((run,)), ablations.beam)
+    for run in result.runs.values():
+        result.config_of(run)
     return result

@@ -21,18 +21,19 @@ import dataclasses
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repro.config import dataclass_from_dict
 from repro.data.config import PrepareConfig
 from repro.data.sources import SOURCES
 from repro.errors import DataError, ReproError
+from repro.experiment_config import ExperimentConfig
 from repro.experiments import PAPER_AXIS, REVERSED, Part, Plan, RunSpec, SystemSpec
 from repro.experiments import plan as make_plan
 from repro.layout import Layout, RecordsLayout
+from repro.models.config import DATA_DEFINED_KEYS
 from repro.train.audit_result import read_audit
 
 FINGERPRINT = "fingerprint"
@@ -61,14 +62,15 @@ class Record:
         return (self.path, *self.companions)
 
 
-def _section(config: dict[str, Any], name: str, reader: type) -> dict[str, Any]:
-    values = dataclasses.asdict(reader.from_dict(config.get(name)))
+def _results(section: Any, name: str) -> dict[str, Any]:
+    """A typed section's values that can change a result (not, say, a progress bar's)."""
+    values = dataclasses.asdict(section)
     return {key: value for key, value in values.items() if key not in _NOT_RESULTS.get(name, ())}
 
 
-def _data_section(config: dict[str, Any]) -> dict[str, Any]:
+def _data_section(config: ExperimentConfig) -> dict[str, Any]:
     """The data: settings behind every record, without those that only locate the source's files."""
-    data = _section(config, "data", PrepareConfig)
+    data = _results(config.data, "data")
     located = SOURCES[data["source"]].location_options
     if located:
         data[data["source"]] = {key: value for key, value in data[data["source"]].items() if key not in located}
@@ -78,14 +80,12 @@ def _data_section(config: dict[str, Any]) -> dict[str, Any]:
 class RecordPlan:
     """Every record an experiment config asks for, with the fingerprint of the settings behind it."""
 
-    def __init__(self, config: dict[str, Any], experiment_plan: Plan | None = None) -> None:
-        from repro.inference.config import DecodeConfig
-
-        self.config = config
+    def __init__(self, config: ExperimentConfig | Mapping[str, Any], experiment_plan: Plan | None = None) -> None:
         self.plan = experiment_plan or make_plan(config)
+        self.config = self.plan.config
         self.layout = RecordsLayout()  # names relative to a records directory
-        self._data = digest(_data_section(config))
-        self._decode = _section(config, "decode", DecodeConfig)
+        self._data = digest(_data_section(self.config))
+        self._decode = _results(self.config.decode, "decode")
         self._runs: dict[str, str] = {}
 
     def data(self) -> Record:
@@ -94,16 +94,10 @@ class RecordPlan:
 
     def run_fingerprint(self, run: RunSpec) -> str:
         if run.name not in self._runs:
-            from repro.experiment_config import run_sections
-            from repro.models.config import DATA_DEFINED_KEYS, ModelConfig
-            from repro.train.config import TrainConfig
-
-            sections = run_sections(self.config, run)
-            model = dataclasses.asdict(dataclass_from_dict(
-                ModelConfig, {**sections["model"], "src_vocab_size": 1, "tgt_vocab_size": 1}, "model"))
-            train = _section({"train": sections["train"]}, "train", TrainConfig)
-            self._runs[run.name] = digest({"data": self._data, "train": train,
-                                           "model": {k: v for k, v in model.items() if k not in DATA_DEFINED_KEYS}})
+            config = self.plan.config_of(run)
+            model = {k: v for k, v in dataclasses.asdict(config.model).items() if k not in DATA_DEFINED_KEYS}
+            self._runs[run.name] = digest({"data": self._data, "train": _results(config.train, "train"),
+                                           "model": model})
         return self._runs[run.name]
 
     def run(self, run: RunSpec) -> Record:
@@ -196,15 +190,9 @@ class RecordStore:
         return self.root(record) / name
 
 
-def records_from(config: dict[str, Any]) -> list[str]:
-    """The config's ``records_from``: directories of records made elsewhere (one path, or a list)."""
-    value = config.get("records_from") or []
-    return [value] if isinstance(value, str) else [str(path) for path in value]
-
-
-def record_roots(config: dict[str, Any], layout: Layout) -> list[str]:
+def record_roots(config: ExperimentConfig, layout: Layout) -> list[str]:
     """Where an experiment's records are looked up, in order: its work directory's, then ``records_from``."""
-    return [layout.records.root, *records_from(config)]
+    return [layout.records.root, *config.records_from]
 
 
 def merge(records: Iterable[Record], sources: Sequence[str | Path], into: str | Path) -> list[str]:
@@ -313,7 +301,7 @@ def read_train_curve(path: Path) -> dict[str, list[float]]:
     return columns
 
 
-def write_figure2_record(run_dir: str | Path, config: dict[str, Any], out: RecordsLayout, fingerprint: str) -> None:
+def write_figure2_record(run_dir: str | Path, data: PrepareConfig, out: RecordsLayout, fingerprint: str) -> None:
     """Figure 2's input: the final encoder state of the run's best model for each phrase of the paper's two
     panels (or, on the synthetic source, of its phrase sets, with the meaning each phrase belongs to)."""
     import numpy as np
@@ -328,7 +316,6 @@ def write_figure2_record(run_dir: str | Path, config: dict[str, Any], out: Recor
     if loaded.meta.get("source") == "synthetic":
         from repro.data.sources.synthetic import synthetic_phrase_sets
 
-        data = PrepareConfig.from_dict(config.get("data"))
         sets = synthetic_phrase_sets(data.source_options("synthetic"), data.seed)
         panels_text = {"synthetic phrases (one colour per meaning)": [p for v in sets.values() for p in v]}
         groups = {p: meaning for meaning, v in sets.items() for p in v}

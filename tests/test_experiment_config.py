@@ -1,4 +1,5 @@
-"""One validation of a whole experiment config: every section, as written and per planned run."""
+"""The experiment config parsed once (ExperimentConfig): every section typed and checked, as written and per
+planned run, whose settings are typed replacements of the config's."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from repro.config import apply_override
 from repro.errors import ConfigError
-from repro.experiment_config import validate_experiment_config
+from repro.experiment_config import ExperimentConfig
+from repro.experiments import plan
+from repro.train.config import TrainConfig
 
 DEMO = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflows/config/demo.yaml").read_text())
 
@@ -20,9 +24,49 @@ def with_value(section: str, key: str, value: object) -> dict:
     return config
 
 
-def test_the_demo_is_valid_and_its_plan_is_returned():
-    plan = validate_experiment_config(copy.deepcopy(DEMO))
-    assert len(plan.runs) == 24 and {"reversed-s3", "forward-s3", "attention-s3", "layers1-s3"} <= set(plan.runs)
+def validate_experiment_config(config: dict):
+    return plan(ExperimentConfig.from_dict(config))
+
+
+def test_the_demo_parses_into_typed_sections_and_plans_its_runs():
+    config = ExperimentConfig.from_dict(copy.deepcopy(DEMO))
+    assert config.experiment == "demo" and config.train.lr == DEMO["train"]["lr"]
+    assert config.model.hidden_size == DEMO["model"]["hidden_size"] and config.paper.ensembles == [2, 3]
+    runs = plan(config).runs
+    assert len(runs) == 24 and {"reversed-s3", "forward-s3", "attention-s3", "layers1-s3"} <= set(runs)
+
+
+def test_values_as_snakemake_config_passes_them_are_typed_once():
+    config = ExperimentConfig.from_dict({**DEMO, "train": {**DEMO["train"], "lr": "0.5", "bf16": "false"},
+                                         "records_from": "sitting1"})
+    assert config.train.lr == 0.5 and config.train.bf16 is False and config.records_from == ("sitting1",)
+
+
+def test_a_run_s_settings_are_the_config_with_its_values_replaced_typed():
+    experiment = plan(copy.deepcopy(DEMO))
+    run = experiment.runs["layers1-s2"]
+    config = experiment.config_of(run)
+    assert (config.model.num_layers, config.train.seed) == (1, 2)
+    assert config.model.hidden_size == experiment.config.model.hidden_size  # everything else is the config's
+    assert experiment.setting("layers1", "model.num_layers") == 1 and experiment.setting("reversed", "train.seed") == \
+        experiment.config.train.seed
+    # what `repro train --set ...` makes of the config as written and the run's arguments is the same
+    sections = {"train": copy.deepcopy(DEMO["train"]), "model": copy.deepcopy(DEMO["model"])}
+    for argument in run.override_args():
+        apply_override(sections, argument)
+    assert TrainConfig.from_dict(sections["train"]) == config.train
+    assert sections["model"]["num_layers"] == config.model.num_layers
+
+
+def test_with_values_checks_each_value_as_the_section_does():
+    config = ExperimentConfig.from_dict(copy.deepcopy(DEMO))
+    assert config.with_values([("train.seed", "7")]).train.seed == 7
+    with pytest.raises(ConfigError, match="unknown key"):
+        config.with_values([("train.sed", 7)])
+    with pytest.raises(ConfigError, match="train.lr: expected a number"):
+        config.with_values([("train.lr", "fast")])
+    with pytest.raises(ConfigError, match="cannot set experiment.name"):
+        config.with_values([("experiment.name", "x")])
 
 
 @pytest.mark.parametrize(("section", "key", "value", "message"), [
@@ -56,5 +100,5 @@ def test_an_unknown_section_is_an_error():
 
 def test_each_planned_run_is_checked_with_its_overrides():
     config = with_value("ablations", "num_layers", [0])  # a variant whose model cannot exist
-    with pytest.raises(ConfigError, match=r"run layers0-s1 \(overrides .*model.num_layers=0.*\): .*num_layers must be positive"):
+    with pytest.raises(ConfigError, match=r"run layers0-s1 \(model.num_layers=0, train.seed=1\): .*num_layers must be positive"):
         validate_experiment_config(config)

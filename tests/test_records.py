@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from repro.errors import DataError, ReproError
+from repro.experiment_config import ExperimentConfig
 from repro.layout import RecordsLayout
 from repro.records import (
     FINGERPRINT,
@@ -17,7 +18,6 @@ from repro.records import (
     RecordStore,
     merge,
     read_train_curve,
-    records_from,
     write_run_record,
 )
 from repro.train.run_info import RunInfo, Status, StopReason, write_run_info
@@ -160,8 +160,11 @@ def test_merge_copies_valid_records_only_and_replaces_older_copies(tmp_path):
 
 
 def test_records_from_accepts_one_path_or_a_list():
-    assert records_from({}) == [] and records_from({"records_from": "a"}) == ["a"]
-    assert records_from({"records_from": ["a", "b"]}) == ["a", "b"]
+    def records_from(config):
+        return ExperimentConfig.from_dict({"experiment": "x", **config}).records_from
+
+    assert records_from({}) == () and records_from({"records_from": "a"}) == ("a",)
+    assert records_from({"records_from": ["a", "b"]}) == ("a", "b")
 
 
 def test_a_run_record_reads_back_exactly(tmp_path):

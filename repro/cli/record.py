@@ -38,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.kind == "run":
         records.write_run_record(args.source, name, out, args.fingerprint)
     elif args.kind == "figure2":
-        records.write_figure2_record(args.source, load_config(args.config) if args.config else {}, out,
-                                     args.fingerprint)
+        from repro.experiment_config import ExperimentConfig
+
+        config = ExperimentConfig.from_dict(load_config(args.config) if args.config else {})
+        records.write_figure2_record(args.source, config.data, out, args.fingerprint)
     else:
         from repro.layout import AUDIT_RECORD
 

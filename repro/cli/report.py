@@ -38,11 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from repro.config import load_config
+    from repro.experiment_config import ExperimentConfig
     from repro.layout import ResultsLayout
     from repro.report.context import ReportContext
     from repro.report.outputs import complete_run
 
-    ctx = ReportContext(load_config(args.config, args.set), Path(args.work))
+    ctx = ReportContext(ExperimentConfig.from_dict(load_config(args.config, args.set)), Path(args.work))
     out = ResultsLayout(args.out)
     if args.target == "records":
         from repro.records import merge
@@ -66,7 +67,7 @@ def _reference(args: argparse.Namespace, ctx, out: Path) -> int:
     from repro.layout import RECORDS, ExperimentDirs
     from repro.report import compare
 
-    reference = Path(args.reference or ExperimentDirs.of(ctx.experiment, ctx.config.get("reference")).reference)
+    reference = Path(args.reference or ExperimentDirs.of(ctx.experiment, ctx.config.reference).reference)
     if args.target == "publish":
         compare.check_results(out)
         gather_records(ctx, out / RECORDS)  # again: with the audits made since the comparison

@@ -77,9 +77,10 @@ class DataProfile:
         return out
 
 
-def data_profile(data: dict[str, Any] | None, data_dir: str | Path | None = None, seed: int = 0) -> DataProfile:
+def data_profile(data: PrepareConfig | dict[str, Any] | None, data_dir: str | Path | None = None,
+                 seed: int = 0) -> DataProfile:
     """The profile of the ``data:`` section ``data``: from ``data_dir`` when it is prepared, else from the source."""
-    config = PrepareConfig.from_dict(data)
+    config = data if isinstance(data, PrepareConfig) else PrepareConfig.from_dict(data)
     if data_dir is not None and (Path(data_dir) / "stats.json").is_file():
         return from_prepared(data_dir)
     source = make_source(config)

@@ -12,20 +12,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from repro.config import dataclass_from_dict
 from repro.estimate import DEFAULT_STEPS, measure
 from repro.estimate.profile import DataProfile, data_profile
 from repro.estimate.projection import Job, RunCost, makespan, run_seconds
 from repro.estimate.readiness import Readiness, check_device
-from repro.experiment_config import ResourcesConfig, run_sections, validate_experiment_config
+from repro.experiment_config import ExperimentConfig, ResourcesConfig
 from repro.experiments import PAPER_AXIS, Plan, RunSpec
-from repro.inference.config import DecodeConfig
+from repro.experiments import plan as make_plan
 from repro.layout import ExperimentDirs, Layout
 from repro.models.config import ModelConfig
 from repro.train.config import TrainConfig
@@ -49,12 +49,11 @@ class EstimateOptions:
     progress: bool = True
 
 
-def run_settings(config: dict[str, Any], run: RunSpec, vocab: tuple[int, int]) -> tuple[ModelConfig, TrainConfig]:
-    """The model and training settings of ``run``: the config's sections with the run's overrides."""
-    sections = run_sections(config, run)
-    model = dataclass_from_dict(ModelConfig, {**sections["model"], "src_vocab_size": vocab[0],
-                                              "tgt_vocab_size": vocab[1]}, "model")
-    return model, TrainConfig.from_dict(sections["train"])
+def run_settings(plan: Plan, run: RunSpec, vocab: tuple[int, int]) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training settings of ``run`` (the config's, with its variant's and seed's values), with
+    the data's vocabulary sizes."""
+    config = plan.config_of(run)
+    return replace(config.model, src_vocab_size=vocab[0], tgt_vocab_size=vocab[1]), config.train
 
 
 def _cost_key(model: ModelConfig, train: TrainConfig) -> str:
@@ -65,7 +64,7 @@ def _cost_key(model: ModelConfig, train: TrainConfig) -> str:
     return json.dumps([shape, speed], sort_keys=True)
 
 
-def estimate(config: dict[str, Any], options: EstimateOptions | None = None) -> dict[str, Any]:
+def estimate(config: ExperimentConfig | Mapping[str, Any], options: EstimateOptions | None = None) -> dict[str, Any]:
     """Measure and project ``config`` (an experiment config) on this device; see the module docstring."""
     from tqdm import tqdm
 
@@ -74,23 +73,22 @@ def estimate(config: dict[str, Any], options: EstimateOptions | None = None) -> 
     options = options or EstimateOptions()
     if options.steps < 1:
         raise ValueError("steps must be >= 1")
-    plan = validate_experiment_config(config)
-    base_train = TrainConfig.from_dict(config.get("train"))
-    decode = DecodeConfig.from_dict(config.get("decode"))
-    resources = ResourcesConfig.from_dict(config.get("resources"))
+    plan = make_plan(config)
+    config = plan.config
+    base_train, decode, resources = config.train, config.decode, config.resources
     device = resolve_device(options.device or base_train.device,
                             setting="--device" if options.device else "train.device")
     budget, budget_source = (options.memory_budget_bytes, "--memory-budget") if options.memory_budget_bytes \
         else measure.memory_budget(device)
     readiness = check_device(device, train_bf16=base_train.bf16, decode_bf16=decode.bf16,
                              train_gpus=resources.train_gpus, memory_budget_bytes=budget, memory_source=budget_source)
-    data_dir = options.data_dir if options.data_dir is not None else Layout(ExperimentDirs.of(config["experiment"]).work).data_dir
-    profile = data_profile(config.get("data"), data_dir)
+    data_dir = options.data_dir if options.data_dir is not None else Layout(ExperimentDirs.of(config.experiment).work).data_dir
+    profile = data_profile(config.data, data_dir)
     vocab = (profile.src_vocab_size, profile.tgt_vocab_size)
     base_bytes = measure.process_base_bytes()
     startup_s = measure.time_job_startup() if options.startup else 0.0
 
-    settings = {name: run_settings(config, plan.runs_of(name)[0], vocab) for name in plan.variants}
+    settings = {name: run_settings(plan, plan.runs_of(name)[0], vocab) for name in plan.variants}
     keys = {name: _cost_key(*settings[name]) for name in plan.variants}
     beams: dict[str, set[int]] = {}
     for system in plan.systems.values():
@@ -119,7 +117,7 @@ def estimate(config: dict[str, Any], options: EstimateOptions | None = None) -> 
                      options)
 
 
-def _assemble(config: dict[str, Any], plan: Plan, profile: DataProfile, readiness: Readiness,
+def _assemble(config: ExperimentConfig, plan: Plan, profile: DataProfile, readiness: Readiness,
               resources: ResourcesConfig, device: torch.device, settings: dict[str, tuple[ModelConfig, TrainConfig]],
               keys: dict[str, str], measured: dict[str, tuple[str, measure.TrainTiming, measure.DecodeTiming | None]],
               startup_s: float, slots: dict[str, Any], options: EstimateOptions) -> dict[str, Any]:
@@ -191,7 +189,7 @@ def _assemble(config: dict[str, Any], plan: Plan, profile: DataProfile, readines
         "slots_per_job": {k: min(v, capacity) for k, v in slots.items() if k in ("train", "decode", "score")},
     }
     return {
-        "config": {"experiment": config["experiment"], "steps": options.steps},
+        "config": {"experiment": config.experiment, "steps": options.steps},
         "readiness": readiness.to_dict(), "data": profile.summary(), "models": models, "decoding": systems,
         "parts": parts, "totals": totals, "caveats": _caveats(plan, profile, readiness, resources, device, models, settings),
     }

@@ -12,6 +12,7 @@ import numpy as np
 
 from repro.errors import ReproError
 from repro.evaluation.bleu import sentence_stats
+from repro.experiment_config import ExperimentConfig
 from repro.experiments import REVERSED, Plan, RunSpec, SystemSpec, plan
 from repro.io import check_input_file, read_text_lines
 from repro.layout import Layout
@@ -31,7 +32,7 @@ class ReportContext:
     """The records of an experiment (``repro.records``), as the reports read them: from the work
     directory's ``records/``, else from the directories the config's ``records_from`` names."""
 
-    config: dict[str, Any]
+    config: ExperimentConfig
     work_dir: Path
     plan: Plan = field(init=False)
     layout: Layout = field(init=False)
@@ -40,6 +41,8 @@ class ReportContext:
 
     def __post_init__(self) -> None:
         self.work_dir = Path(self.work_dir)
+        if not isinstance(self.config, ExperimentConfig):  # a config as written: parsed here, once
+            self.config = ExperimentConfig.from_dict(self.config)
         self.plan = plan(self.config)
         self.layout = Layout(str(self.work_dir))
         self.records = RecordPlan(self.config, self.plan)
@@ -47,7 +50,7 @@ class ReportContext:
 
     @property
     def experiment(self) -> str:
-        return str(self.config.get("experiment", self.work_dir.name))
+        return self.config.experiment or self.work_dir.name
 
     @cached_property
     def _data(self) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from repro.errors import ReproError
-from repro.experiment_config import ResourcesConfig, validate_experiment_config
-from repro.inference.config import DecodeConfig
+from repro.data.config import make_source
+from repro.experiment_config import ExperimentConfig
+from repro.experiments import plan
 from repro.layout import PROVENANCE, ExperimentDirs, Layout, RecordsLayout, ResultsLayout, root_of
 from repro.records import RecordPlan, RecordStore, record_roots
 from repro.report.outputs import REPORTS, complete_run
@@ -19,25 +20,26 @@ min_version("8.0")
 
 
 validate(config, "../schemas/config.schema.yaml")
-# Every section checked by the dataclass of the command that reads it, once as written and once per
-# planned run: a typo anywhere fails here, at `snakemake -n`, before any job runs.
+# The config parsed once: every section by the dataclass of the command that reads it, and every planned
+# run's settings: a typo anywhere fails here, at `snakemake -n`, before any job runs.
 try:
+    EXPERIMENT = ExperimentConfig.from_dict(config)
+    SOURCE = make_source(EXPERIMENT.data)  # the data source, its local files checked
     # Which models are trained and which systems decoded: the same plan the report reads.
-    PLAN = validate_experiment_config(config)
-    DECODE = DecodeConfig.from_dict(config.get("decode"))
-    RESOURCES = ResourcesConfig.from_dict(config.get("resources"))
+    PLAN = plan(EXPERIMENT)
 except ReproError as exc:
     raise WorkflowError(f"invalid experiment config: {exc}") from None
+DECODE, RESOURCES = EXPERIMENT.decode, EXPERIMENT.resources
 
-EXP = config["experiment"]
-DIRS = ExperimentDirs.of(EXP, config.get("reference"))
+EXP = EXPERIMENT.experiment
+DIRS = ExperimentDirs.of(EXP, EXPERIMENT.reference)
 LAYOUT = Layout(DIRS.work)  # intermediates, regenerable, not committed
 RESULTS = ResultsLayout(DIRS.results)  # this run's tables, figures, claims and comparison, not committed
 REFERENCE = ResultsLayout(DIRS.reference)  # the committed results this run is compared with
 # The records the reports read, each with the fingerprint of its settings (repro.records), and where valid
 # copies are looked up: the work directory's records/, then the config's records_from.
-RECORD_PLAN = RecordPlan(config, PLAN)
-RECORD_STORE = RecordStore(record_roots(config, LAYOUT))
+RECORD_PLAN = RecordPlan(EXPERIMENT, PLAN)
+RECORD_STORE = RecordStore(record_roots(EXPERIMENT, LAYOUT))
 
 # The config sections each step reads. A step's command gets a config file holding exactly those
 # sections (plus `experiment`), so editing one section reruns only the steps that read it, and values
@@ -108,9 +110,7 @@ def write_yaml(path, content):
 
 def fetched_record():
     """The record of rule fetch when the data source downloads (so a dry run shows the download), else nothing."""
-    from repro.data.config import PrepareConfig, make_source
-
-    return [LAYOUT.fetched] if make_source(PrepareConfig.from_dict(config["data"])).downloads else []
+    return [LAYOUT.fetched] if SOURCE.downloads else []
 
 
 def train_overrides(wildcards):
