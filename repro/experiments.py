@@ -178,6 +178,10 @@ class Plan:
         section, name = key.split(".", 1)
         return getattr(getattr(self.config_of(variant), section), name)
 
+    def perplexity_runs(self) -> list[RunSpec]:
+        """The runs whose test perplexity is measured: the paper's (the reversal result reports it)."""
+        return [run for run in self.runs.values() if run.variant.axis == PAPER_AXIS]
+
     def paper_systems(self) -> list[SystemSpec]:
         """Every system the paper's tables and figures read (runs of the reversed and forward variants)."""
         return [s for s in self.systems.values() if s.runs[0].variant.axis == PAPER_AXIS]

@@ -30,7 +30,7 @@ from repro.data.config import PrepareConfig
 from repro.data.sources import SOURCES
 from repro.errors import DataError, ReproError
 from repro.experiment_config import ExperimentConfig
-from repro.experiments import PAPER_AXIS, REVERSED, Part, Plan, RunSpec, SystemSpec
+from repro.experiments import REVERSED, Part, Plan, RunSpec, SystemSpec
 from repro.experiments import plan as make_plan
 from repro.layout import Layout, RecordsLayout
 from repro.models.config import DATA_DEFINED_KEYS
@@ -129,7 +129,7 @@ class RecordPlan:
     def part(self, part: Part) -> list[Record]:
         """The records of a part of the experiment (``Plan.parts``): what a sitting that trains it adds."""
         records = [self.data(), *(self.run(r) for r in part.runs), *(self.system(s) for s in part.systems)]
-        records += [self.perplexity(r) for r in part.runs if r.variant.axis == PAPER_AXIS]
+        records += [self.perplexity(r) for r in self.plan.perplexity_runs() if r in part.runs]
         if self.figure2_run() in part.runs:
             records.append(self.figure2())
         return records
@@ -138,7 +138,7 @@ class RecordPlan:
         """Every record a complete report reads (and the audit's, with ``audits``)."""
         runs = list(self.plan.runs.values())
         records = [self.data(), *(self.run(r) for r in runs), *(self.system(s) for s in self.plan.systems.values())]
-        records += [self.perplexity(r) for r in runs if r.variant.axis == PAPER_AXIS]
+        records += [self.perplexity(r) for r in self.plan.perplexity_runs()]
         records.append(self.figure2())
         return records + ([self.audit(r) for r in runs] if audits else [])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from repro.estimate.projection import Job, format_bytes, format_seconds, makespan, run_seconds
+from repro.estimate.projection import Job, format_bytes, format_seconds, makespan, run_seconds, workflow_jobs
+from repro.experiments import plan
 
 
 def cost(**overrides):
@@ -64,3 +65,22 @@ def test_durations_and_sizes_read_as_a_person_would() -> None:
     assert format_seconds(86400 * 3) == "3.0 days"
     assert format_seconds(86400 * 365 * 2) == "2.0 years"
     assert format_bytes(512) == "512 B" and format_bytes(3 * 2**20) == "3.0 MiB" and format_bytes(None) == "unknown"
+
+
+def test_the_workflow_jobs_wait_for_what_their_rules_read():
+    experiment = plan({"paper": {"reversed_seeds": [1, 2], "forward_seeds": [1], "ensembles": [2],
+                                 "table1_beams": [1], "beam_table_beams": [1], "figure_beam": 1,
+                                 "beam_table_fairseq_row": False}})
+    jobs = workflow_jobs(experiment, train_s=lambda run: 10.0 * run.seed, perplexity_s=lambda run: 1.0,
+                         decode_s=lambda system: 2.0 * len(system.runs), startup_s=0.5,
+                         slots={"train": 1, "decode": 1, "score": 0})
+    by_name = {str(job.name): job for job in jobs}
+    ensemble = by_name["translate ensemble-reversed-s1+2/beam1"]
+    assert [str(key) for key in ensemble.after] == ["train reversed-s1", "train reversed-s2"]
+    assert ensemble.seconds == 4.5 and ensemble.slots == 1
+    assert [str(key) for key in by_name["score ensemble-reversed-s1+2/beam1"].after] == [str(ensemble.name)]
+    assert sorted(name for name in by_name if name.startswith("perplexity")) == [
+        "perplexity forward-s1", "perplexity reversed-s1", "perplexity reversed-s2"]
+    # on one slot: the trains (10 + 20 + 10 s), the decodings (2 + 4 + 2 s, each with its start-up), the
+    # perplexities and scores beside them (no slot), the last score (its start-up) after the last decoding
+    assert makespan(jobs, 1) == pytest.approx(40 + 2.5 + 4.5 + 2.5 + 0.5)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from repro.estimate.projection import workflow_jobs
 from repro.experiments import plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +52,13 @@ def test_dry_run_of_demo_lists_the_whole_paper_matrix(wf: Path, snakemake, job_c
                  "compare_reference", "all"):
         assert counts[rule] == 1, rule
     assert "audit" not in counts
+    # `repro estimate` schedules the same jobs of those steps (repro.estimate.projection.workflow_jobs)
+    jobs = workflow_jobs(plan(yaml.safe_load(DEMO.read_text(encoding="utf-8"))), train_s=lambda run: 1.0,
+                         perplexity_s=lambda run: 1.0, decode_s=lambda system: 1.0, startup_s=0.0,
+                         slots={"train": 1, "decode": 1, "score": 1})
+    steps = Counter(str(job.name.step) for job in jobs)
+    assert set(steps) == {"train", "perplexity", "translate", "score"}
+    assert steps == {step: counts[step] for step in steps}
     assert "fetch" not in counts  # the synthetic source downloads nothing
     assert (
         "repro prepare --config work/demo/config/prepare.yaml --workers 2 --out work/demo/data "

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from repro.experiments import Plan, RunSpec, SystemSpec
 
 _EPS = 1e-9
 
@@ -57,10 +62,46 @@ def run_seconds(*, batches_per_epoch: float, mean_step_s: float, epochs: float, 
 class Job:
     """One job of the workflow: how long it runs, how much of the machine it holds, what it waits for."""
 
-    name: str
+    name: Hashable  # what the job is (its str() orders ties)
     seconds: float
     slots: int  # cores (threads) on a CPU, GPUs on a GPU machine; 0: runs beside the others
-    after: list[str] = field(default_factory=list)
+    after: list[Hashable] = field(default_factory=list)
+
+
+class Step(StrEnum):
+    """The workflow's rules that take time per run or per system (their names in workflows/rules/)."""
+
+    TRAIN = "train"
+    PERPLEXITY = "perplexity"
+    TRANSLATE = "translate"
+    SCORE = "score"
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """A job of the workflow: a step of one run or one system."""
+
+    step: Step
+    subject: RunSpec | SystemSpec
+
+    def __str__(self) -> str:
+        return f"{self.step} {self.subject.name}"
+
+
+def workflow_jobs(plan: Plan, *, train_s: Callable[[RunSpec], float], perplexity_s: Callable[[RunSpec], float],
+                  decode_s: Callable[[SystemSpec], float], startup_s: float, slots: dict[str, Any]) -> list[Job]:
+    """The workflow's jobs for ``plan``, each with its duration, its slots and the jobs it waits for: every
+    run trained, the paper's runs' test perplexity, every system translated and scored (what `snakemake`
+    runs; tests/test_workflow.py checks the counts against a dry run)."""
+    jobs = [Job(JobKey(Step.TRAIN, run), train_s(run), slots["train"]) for run in plan.runs.values()]
+    jobs += [Job(JobKey(Step.PERPLEXITY, run), perplexity_s(run) + startup_s, slots["score"],
+                 [JobKey(Step.TRAIN, run)]) for run in plan.perplexity_runs()]
+    for system in plan.systems.values():
+        translate = JobKey(Step.TRANSLATE, system)
+        jobs.append(Job(translate, decode_s(system) + startup_s, slots["decode"],
+                        [JobKey(Step.TRAIN, run) for run in system.runs]))
+        jobs.append(Job(JobKey(Step.SCORE, system), startup_s, slots["score"], [translate]))
+    return jobs
 
 
 def makespan(jobs: list[Job], capacity: int) -> float:
@@ -74,21 +115,21 @@ def makespan(jobs: list[Job], capacity: int) -> float:
     waiting = {job.name: set(job.after) for job in jobs}
     unknown = {dep for deps in waiting.values() for dep in deps} - set(by_name)
     if unknown:
-        raise ValueError(f"jobs wait for unknown jobs: {', '.join(sorted(unknown))}")
+        raise ValueError(f"jobs wait for unknown jobs: {', '.join(sorted(map(str, unknown)))}")
     ready = [job.name for job in jobs if not job.after]
-    running: list[tuple[float, str]] = []  # (end time, name)
+    running: list[tuple[float, str, Hashable]] = []  # (end time, str(name), name)
     free, now, done = capacity, 0.0, 0
     while done < len(jobs):
-        ready.sort(key=lambda name: (-by_name[name].seconds, name))
+        ready.sort(key=lambda name: (-by_name[name].seconds, str(name)))
         for name in list(ready):
             need = min(by_name[name].slots, capacity)
             if need <= free:
                 free -= need
                 ready.remove(name)
-                heapq.heappush(running, (now + by_name[name].seconds, name))
+                heapq.heappush(running, (now + by_name[name].seconds, str(name), name))
         if not running:
             raise ValueError("the jobs wait for each other in a cycle")
-        now, name = heapq.heappop(running)
+        now, _, name = heapq.heappop(running)
         free += min(by_name[name].slots, capacity)
         done += 1
         for other, deps in waiting.items():

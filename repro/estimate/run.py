@@ -21,10 +21,10 @@ import torch
 
 from repro.estimate import DEFAULT_STEPS, measure
 from repro.estimate.profile import DataProfile, data_profile
-from repro.estimate.projection import Job, RunCost, makespan, run_seconds
+from repro.estimate.projection import RunCost, makespan, run_seconds, workflow_jobs
 from repro.estimate.readiness import Readiness, check_device
 from repro.experiment_config import ExperimentConfig, ResourcesConfig
-from repro.experiments import PAPER_AXIS, Plan, RunSpec
+from repro.experiments import Plan, RunSpec, SystemSpec
 from repro.experiments import plan as make_plan
 from repro.layout import ExperimentDirs, Layout
 from repro.models.config import ModelConfig
@@ -153,31 +153,25 @@ def _assemble(config: ExperimentConfig, plan: Plan, profile: DataProfile, readin
             "extrapolation": round(cost.steps / len(timing.step_s), 1),
         })
 
-    jobs, systems = [], []
-    for run in plan.runs.values():
-        jobs.append(Job(f"train {run.name}", run_costs[run.name].total_s, slots["train"]))
-    for run in plan.runs.values():
-        if run.variant.axis == PAPER_AXIS:
-            _, timing, _ = measured[keys[run.variant.name]]
-            jobs.append(Job(f"perplexity {run.name}", timing.eval_s_per_pair * test_pairs + startup_s, slots["score"],
-                            [f"train {run.name}"]))
-    for system in plan.systems.values():
+    def decode_s(system: SystemSpec) -> float:
         _, _, decoding = measured[keys[system.runs[0].variant.name]]
         assert decoding is not None  # every key with a system was decoded
-        seconds = decoding.s_per_sentence[system.beam] * test_pairs * len(system.runs)
-        systems.append({"system": system.name, "variant": system.runs[0].variant.name, "beam": system.beam,
-                        "models": len(system.runs), "sentences": test_pairs, "decode_s": seconds})
-        jobs.append(Job(f"translate {system.name}", seconds + startup_s, slots["decode"],
-                        [f"train {run.name}" for run in system.runs]))
-        jobs.append(Job(f"score {system.name}", startup_s, slots["score"], [f"translate {system.name}"]))
+        return decoding.s_per_sentence[system.beam] * test_pairs * len(system.runs)
 
+    def perplexity_s(run: RunSpec) -> float:
+        return measured[keys[run.variant.name]][1].eval_s_per_pair * test_pairs
+
+    systems = [{"system": system.name, "variant": system.runs[0].variant.name, "beam": system.beam,
+                "models": len(system.runs), "sentences": test_pairs, "decode_s": decode_s(system)}
+               for system in plan.systems.values()]
+    jobs = workflow_jobs(plan, train_s=lambda run: run_costs[run.name].total_s, perplexity_s=perplexity_s,
+                         decode_s=decode_s, startup_s=startup_s, slots=slots)
     capacity = slots["capacity"]
     serial = sum(job.seconds for job in jobs)
     parts = []
     for part in plan.parts().values():  # each holds the runs its systems decode: its jobs wait for nothing else
-        names = {f"train {r.name}" for r in part.runs} | {f"perplexity {r.name}" for r in part.runs}
-        names |= {f"{step} {s.name}" for s in part.systems for step in ("translate", "score")}
-        part_jobs = [job for job in jobs if job.name in names]
+        subjects = {*part.runs, *part.systems}
+        part_jobs = [job for job in jobs if job.name.subject in subjects]
         parts.append({"part": part.name, "target": f"part_{part.name}", "runs": len(part.runs),
                       "systems": len(part.systems), "serial_s": sum(job.seconds for job in part_jobs),
                       "parallel_s": makespan(part_jobs, capacity)})

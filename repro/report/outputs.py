@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from repro.errors import ConfigError
-from repro.experiments import PAPER_AXIS, Plan
+from repro.experiments import Plan
 from repro.layout import ResultsLayout
 from repro.records import Record, RecordPlan
 
@@ -89,8 +89,7 @@ def paper_records(records: RecordPlan) -> list[Record]:
 
 def reversal_records(records: RecordPlan) -> list[Record]:
     """The paper's systems, and the test perplexity of its runs (forward and reversed)."""
-    paper_runs = [run for run in records.plan.runs.values() if run.variant.axis == PAPER_AXIS]
-    return paper_records(records) + [records.perplexity(run) for run in paper_runs]
+    return paper_records(records) + [records.perplexity(run) for run in records.plan.perplexity_runs()]
 
 
 def run_records(records: RecordPlan) -> list[Record]:

@@ -41,7 +41,7 @@ rule perplexity:
     log:
         LAYOUT.log("perplexity", "{run}"),
     wildcard_constraints:
-        run=one_of(PLAN.runs),
+        run=one_of([run.name for run in PLAN.perplexity_runs()]),
     threads: 1
     resources:
         # a GPU unless decode.device is cpu (auto, like train.device: CUDA wherever there is one)
