@@ -16,7 +16,7 @@ from typing import Any
 
 from repro.errors import ConfigError
 from repro.experiment_config import AXES, AblationConfig, ExperimentConfig, PaperConfig
-from repro.models.forms import ABLATION_ATTENTION_FORMS
+from repro.models.forms import ABLATION_ATTENTION_FORMS, CELLS
 
 REVERSED, FORWARD = "reversed", "forward"
 PAPER_AXIS = "paper"
@@ -221,7 +221,7 @@ def _yaml_scalar(value: Any) -> str:
 
 def recurrent_parameter_count(cell: str, hidden: int, embedding: int, layers: int) -> int:
     """Parameters of one stacked RNN: a layer with g gates has g·h·(input + h + 2) (two bias vectors)."""
-    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    gates = CELLS[cell].gates
     return gates * hidden * (embedding + hidden + 2) + (layers - 1) * gates * hidden * (2 * hidden + 2)
 
 

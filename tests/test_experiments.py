@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from repro.errors import ReproError
-from repro.experiments import equal_parameter_hidden_size, plan
+from repro.experiments import equal_parameter_hidden_size, plan, recurrent_parameter_count
+from repro.models.forms import CELLS
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 
 
@@ -147,3 +149,9 @@ def test_axis_seeds_give_one_axis_its_own_seeds_and_the_main_model_all_of_them()
 def test_bad_axis_seeds_are_rejected_with_the_key(axis_seeds, problem):
     with pytest.raises(ReproError, match=problem.replace("[", r"\[").replace("]", r"\]")):
         plan({"ablations": {"enabled": True, "axis_seeds": axis_seeds}})
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_recurrent_parameter_count_is_the_torch_layer_s(cell):
+    layer = getattr(torch.nn, CELLS[cell].class_name)(7, 5, num_layers=3)  # input 7, hidden 5
+    assert sum(p.numel() for p in layer.parameters()) == recurrent_parameter_count(cell, 5, 7, 3)

@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# model.cell -> the torch.nn recurrent layer that implements it
-CELLS: dict[str, str] = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+@dataclass(frozen=True)
+class Cell:
+    """A value of ``model.cell``: the ``torch.nn`` recurrent layer that implements it, and its gates (weight
+    blocks per layer: what its parameter count scales with, ``repro.experiments.recurrent_parameter_count``)."""
+
+    class_name: str
+    gates: int
+
+
+CELLS: dict[str, Cell] = {"lstm": Cell("LSTM", 4), "gru": Cell("GRU", 3), "rnn": Cell("RNN", 1)}
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        rnn = getattr(nn, CELLS[c.cell])
+        rnn = getattr(nn, CELLS[c.cell].class_name)
         form = attention_class(c.attention)
         inter_layer_dropout = c.dropout if c.num_layers > 1 else 0.0
         self.src_embedding = nn.Embedding(c.src_vocab_size, c.embedding_size, padding_idx=c.pad_id)
