@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from repro.device import autocast, check_bf16
+from repro.device import Precision, check_bf16
 from repro.inference.beam_search import Hypothesis, beam_search, max_lengths
 from repro.inference.ensemble import Ensemble
 from repro.io import iter_text_lines
@@ -207,7 +207,7 @@ def main() -> None:
                         beam: int = beam) -> Callable[[], list[list[Hypothesis]]]:
                 def run() -> list[list[Hypothesis]]:
                     out: list[list[Hypothesis]] = []
-                    with autocast(torch.device("cpu"), bf16):
+                    with Precision(torch.device("cpu"), bf16).autocast():
                         for k in range(0, len(ids), batch):
                             chunk = ids[k : k + batch]
                             out += beam_search(decoder, [sources[i] for i in chunk], beam, 1, max_len_a, max_len_b)

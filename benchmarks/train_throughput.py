@@ -35,7 +35,7 @@ from torch import nn
 
 from repro.data.batching import Batch, collate
 from repro.data.storage import ParallelSplit, RaggedArray
-from repro.device import check_bf16
+from repro.device import Precision, check_bf16
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 from repro.train.config import TrainConfig
 from repro.train.step import make_optimizer, training_step
@@ -159,7 +159,7 @@ def main() -> None:
             model = Seq2Seq(ModelConfig(vocab, vocab, embedding_size=hidden, hidden_size=hidden, num_layers=layers))
             opt = make_optimizer(model, TrainConfig(lr=0.1))
             contenders[f"repro_{dtype}"] = (lambda m=model, o=opt, b=bf16, x=batch: training_step(m, o, x, clip_norm=5.0,
-                                                                                          bf16=b))
+                                                                                          precision=Precision(bf16=b)))
             plain = PlainSeq2Seq(vocab, hidden, layers)
             plain_opt = torch.optim.SGD(plain.parameters(), lr=0.1)
             contenders[f"plain_{dtype}"] = lambda m=plain, o=plain_opt, b=bf16, x=batch: plain_step(m, o, x, b)

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import logging
 import os
+from dataclasses import dataclass, field
 
 import torch
 
@@ -39,12 +40,36 @@ def resolve_device(name: str = "auto", local_rank: int | None = None, setting: s
     raise ReproError(f"{setting}: unknown device {name!r}; choose {', '.join(DEVICES)}")
 
 
-def autocast(device: torch.device, bf16: bool):
-    """bf16 autocast on CUDA or CPU when asked for and supported natively (:func:`runs_in_bf16`); a no-op
-    context otherwise."""
-    if not runs_in_bf16(device, bf16):
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+@dataclass(frozen=True)
+class Precision:
+    """How a process runs its models, chosen once and passed to where they run (as nanoGPT builds its
+    autocast context once): the device, and whether bf16 autocast is on there. ``bf16`` is what takes
+    effect: asked for where it is not supported natively, it is false (fp32, with :func:`runs_in_bf16`'s
+    notice), so no caller reaches a missing kernel."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", torch.device(self.device))
+        object.__setattr__(self, "bf16", runs_in_bf16(self.device, self.bf16))
+
+    @classmethod
+    def chosen(cls, device: torch.device, bf16: bool, setting: str) -> Precision:
+        """The precision a command runs in when ``setting`` (``train.bf16``, ``decode.bf16``) says ``bf16``;
+        where bf16 is not supported, fp32 with a notice naming the setting (:func:`check_bf16`)."""
+        return cls(device, bf16 and check_bf16(device, setting))
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype of the matmuls under this precision's autocast."""
+        return torch.bfloat16 if self.bf16 else torch.float32
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast on this device, or a no-op context in fp32."""
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
 
 def runs_in_bf16(device: torch.device, bf16: bool) -> bool:

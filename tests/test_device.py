@@ -57,8 +57,8 @@ def test_bf16_asked_for_where_unsupported_runs_fp32_with_one_notice(monkeypatch,
     with torch.no_grad():
         fp32 = model(*inputs)
         for _ in range(2):
-            assert not device.runs_in_bf16(cpu, True)
-            with device.autocast(cpu, True):
+            assert not device.runs_in_bf16(cpu, True) and not device.Precision(cpu, True).bf16
+            with device.Precision(cpu, True).autocast():
                 assert not torch.is_autocast_enabled("cpu")
                 assert torch.equal(model(*inputs), fp32)
     assert caplog.text.count("notice: bf16 is asked for but no bf16 on this test CPU; running in fp32") == 1
@@ -68,10 +68,13 @@ def test_bf16_asked_for_where_supported_is_bf16_autocast(monkeypatch):
     monkeypatch.setattr(device, "bf16_unsupported_reason", lambda dev: None)
     cpu = torch.device("cpu")
     assert device.runs_in_bf16(cpu, True) and not device.runs_in_bf16(cpu, False)
-    with device.autocast(cpu, True):
+    precision = device.Precision(cpu, True)
+    assert precision.bf16 and precision.compute_dtype == torch.bfloat16
+    with precision.autocast():
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
-    with device.autocast(cpu, False):
+    with device.Precision(cpu, False).autocast():
         assert not torch.is_autocast_enabled("cpu")
+    assert device.Precision().device == cpu and device.Precision().compute_dtype == torch.float32
 
 
 def limited_to_avx2(args: list[str], ceiling_s: int) -> subprocess.CompletedProcess:

@@ -11,6 +11,7 @@ import torch
 from repro.data.batching import collate
 from repro.data.sampling import BatchSampler
 from repro.data.special_tokens import EOS_ID, SPECIALS
+from repro.device import Precision
 from repro.estimate.measure import (
     PeakMemory,
     quantile_subset,
@@ -64,7 +65,7 @@ def test_time_training_runs_the_timed_batches_and_projects_the_sampler_epoch() -
     model = ModelConfig(src_vocab_size=40, tgt_vocab_size=40, embedding_size=8, hidden_size=8, num_layers=1)
     cfg = TrainConfig(batch_size=16, max_len=10, device="cpu", optimizer="adam", lr=0.01)
     train = lengths(300)
-    timing, _ = time_training(model, cfg, train, lengths(40, 1), torch.device("cpu"), False, 3,
+    timing, _ = time_training(model, cfg, train, lengths(40, 1), Precision(), 3,
                               PeakMemory(torch.device("cpu")))
     kept = train.capped(10)
     sampler = BatchSampler(kept.src, kept.tgt, 16, seed=cfg.seed)
@@ -92,7 +93,7 @@ def test_decoding_runs_every_sentence_to_its_reference_length(monkeypatch: pytes
         return result
 
     monkeypatch.setattr(search_module, "beam_search", spy)
-    timing = time_decoding(model, test, [1, 3], DecodeConfig(batch_size=10), torch.device("cpu"), False)
+    timing = time_decoding(model, test, [1, 3], DecodeConfig(batch_size=10), Precision())
     assert sorted(timing.s_per_sentence) == [1, 3] and timing.sentences == 4
     ratio = 32 / 28
     expected = [int(np.floor(ratio * n + 1.0)) for n in (4, 6, 8, 10)]

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from repro.data.batching import collate
 from repro.data.storage import ParallelSplit, RaggedArray
+from repro.device import Precision
 from repro.models.seq2seq import ModelConfig, Seq2Seq
 from repro.train.config import TrainConfig
 from repro.train.step import Diverged, make_optimizer, training_step
@@ -106,8 +107,8 @@ def test_one_bf16_step_stays_close_to_one_fp32_step():
     model, batch = setup()
     twin = copy.deepcopy(model)
     cfg = TrainConfig(optimizer="adam", lr=1e-2)
-    fp32 = training_step(model, make_optimizer(model, cfg), batch, bf16=False)
-    bf16 = training_step(twin, make_optimizer(twin, cfg), batch, bf16=True)
+    fp32 = training_step(model, make_optimizer(model, cfg), batch, precision=Precision(bf16=False))
+    bf16 = training_step(twin, make_optimizer(twin, cfg), batch, precision=Precision(bf16=True))
     assert bf16.loss == pytest.approx(fp32.loss, rel=1e-2) and bf16.loss != fp32.loss
     assert bf16.grad_norm == pytest.approx(fp32.grad_norm, rel=5e-2)
     assert all(p.dtype == torch.float32 for p in twin.parameters())
@@ -123,8 +124,8 @@ def test_one_bf16_step_without_native_bf16_is_the_fp32_step():
     model, batch = setup()
     twin = copy.deepcopy(model)
     cfg = TrainConfig(optimizer="adam", lr=1e-2)
-    fp32 = training_step(model, make_optimizer(model, cfg), batch, bf16=False)
-    asked = training_step(twin, make_optimizer(twin, cfg), batch, bf16=True)
+    fp32 = training_step(model, make_optimizer(model, cfg), batch, precision=Precision(bf16=False))
+    asked = training_step(twin, make_optimizer(twin, cfg), batch, precision=Precision(bf16=True))
     assert (asked.loss, asked.grad_norm) == (fp32.loss, fp32.grad_norm)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
 

@@ -22,13 +22,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    from repro.device import Precision
     from repro.evaluation.perplexity import run_perplexity
     from repro.io import check_outputs
 
     check_outputs({"--output": args.output}, {"--config": args.config}, run_dirs=[args.model])
     check_runs([args.model])
     decode, device = decode_setup(args)
-    result = run_perplexity(args.model, args.data, args.split, args.checkpoint, decode.batch_size, device,
-                            bf16=decode.bf16)
+    result = run_perplexity(args.model, args.data, args.split, args.checkpoint, decode.batch_size,
+                            Precision(device, decode.bf16))
     emit_json(result, args.output, args.fingerprint)
     return 0

@@ -32,6 +32,7 @@ from repro.data.batching import collate
 from repro.data.sampling import BatchSampler
 from repro.data.special_tokens import EOS_ID, SPECIALS
 from repro.data.storage import ParallelSplit, RaggedArray
+from repro.device import Precision
 from repro.estimate.profile import SplitLengths, mean_ratio
 from repro.inference.config import DecodeConfig
 from repro.models.config import ModelConfig
@@ -201,13 +202,13 @@ def stratified_batches(batches: list[np.ndarray], lengths: SplitLengths, n: int)
 
 # ----------------------------------------------------------------------------------- training
 def time_training(model_config: ModelConfig, train_config: TrainConfig, train: SplitLengths, valid: SplitLengths,
-                  device: torch.device, bf16: bool, steps: int, memory: PeakMemory) -> tuple[TrainTiming, torch.nn.Module]:
+                  precision: Precision, steps: int, memory: PeakMemory) -> tuple[TrainTiming, torch.nn.Module]:
     """Time ``steps`` training steps of a fresh model; returns the timing and the trained model (for decoding)."""
     from repro.models.seq2seq import Seq2Seq
     from repro.train.evaluate import perplexity
     from repro.train.step import make_optimizer, training_step
 
-    cfg = train_config
+    cfg, device = train_config, precision.device
     lengths = train.capped(cfg.max_len)
     sampler = BatchSampler(lengths.src, lengths.tgt, cfg.batch_size, batch_by=cfg.batch_by, max_tokens=cfg.max_tokens,
                            bucketing=cfg.bucketing, pool_batches=cfg.bucket_pool_batches, seed=cfg.seed)
@@ -226,7 +227,7 @@ def time_training(model_config: ModelConfig, train_config: TrainConfig, train: S
         _sync(device)
         start = time.perf_counter()
         result = training_step(model, optimizer, batch, clip_norm=cfg.clip_norm,
-                               teacher_forcing_ratio=cfg.teacher_forcing_ratio, device=device, bf16=bf16,
+                               teacher_forcing_ratio=cfg.teacher_forcing_ratio, precision=precision,
                                label_smoothing=cfg.label_smoothing)
         _sync(device)
         return time.perf_counter() - start, result.tokens
@@ -245,7 +246,7 @@ def time_training(model_config: ModelConfig, train_config: TrainConfig, train: S
                               "valid")
     _sync(device)
     start = time.perf_counter()
-    perplexity(model, eval_split, cfg.eval_batch_size, device, bf16)
+    perplexity(model, eval_split, cfg.eval_batch_size, precision)
     _sync(device)
     eval_s_per_pair = (time.perf_counter() - start) / len(eval_lengths.src)
 
@@ -267,10 +268,9 @@ def _time_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -
 # ----------------------------------------------------------------------------------- decoding
 @torch.no_grad()
 def time_decoding(model: torch.nn.Module, test: SplitLengths, beams: list[int], decode: DecodeConfig,
-                  device: torch.device, bf16: bool, seed: int = 0) -> DecodeTiming:
+                  precision: Precision, seed: int = 0) -> DecodeTiming:
     """Seconds per test sentence of beam search at each of ``beams``, on one decoder batch of test-shaped
     sources (``decode.batch_size`` sentences at evenly spaced quantiles of the test lengths)."""
-    from repro.device import autocast
     from repro.inference.beam_search import beam_search
 
     model.eval()
@@ -280,8 +280,8 @@ def time_decoding(model: torch.nn.Module, test: SplitLengths, beams: list[int], 
     first = len(SPECIALS)
     sources = [rng.integers(first, model.config.src_vocab_size, size=int(n)).tolist() for n in sample.src]
     ratio = mean_ratio(test)
-    timing = DecodeTiming(len(sources))
-    with autocast(device, bf16):
+    timing, device = DecodeTiming(len(sources)), precision.device
+    with precision.autocast():
         beam_search(model, sources[:2], 1, max_len_a=0.0, max_len_b=2.0)  # warm-up
         for beam in beams:
             _sync(device)

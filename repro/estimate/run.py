@@ -68,7 +68,7 @@ def estimate(config: ExperimentConfig | Mapping[str, Any], options: EstimateOpti
     """Measure and project ``config`` (an experiment config) on this device; see the module docstring."""
     from tqdm import tqdm
 
-    from repro.device import resolve_device
+    from repro.device import Precision, resolve_device
 
     options = options or EstimateOptions()
     if options.steps < 1:
@@ -97,6 +97,8 @@ def estimate(config: ExperimentConfig | Mapping[str, Any], options: EstimateOpti
     # Snakemake gives a job at most --cores threads
     train_threads, decode_threads = (min(slots[step], slots["capacity"]) for step in ("train", "decode"))
     measured: dict[str, tuple[str, measure.TrainTiming, measure.DecodeTiming | None]] = {}
+    # the precision each step runs in, as check_device found it (once, with its notices)
+    train_precision, decode_precision = (Precision(device, readiness.dtype(step) == "bf16") for step in ("train", "decode"))
     order = list(dict.fromkeys(keys[name] for name in plan.variants))
     for key in tqdm(order, desc="estimate", unit="model", disable=not options.progress):
         name = next(n for n in plan.variants if keys[n] == key)
@@ -104,13 +106,12 @@ def estimate(config: ExperimentConfig | Mapping[str, Any], options: EstimateOpti
         memory = measure.PeakMemory(device, base_bytes if device.type == "cpu" else 0)
         with measure.cpu_threads(device, train_threads):
             timing, model = measure.time_training(model_config, train_config, profile.splits["train"],
-                                                  profile.splits["valid"], device, readiness.dtype("train") == "bf16",
-                                                  options.steps, memory)
+                                                  profile.splits["valid"], train_precision, options.steps, memory)
         decoding = None
         if beams.get(key):
             with measure.cpu_threads(device, decode_threads):
-                decoding = measure.time_decoding(model, profile.splits["test"], sorted(beams[key]), decode, device,
-                                                 readiness.dtype("decode") == "bf16")
+                decoding = measure.time_decoding(model, profile.splits["test"], sorted(beams[key]), decode,
+                                                 decode_precision)
         del model
         measured[key] = (name, timing, decoding)
     return _assemble(config, plan, profile, readiness, resources, device, settings, keys, measured, startup_s, slots,

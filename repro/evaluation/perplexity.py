@@ -9,27 +9,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from repro.data.storage import load_split
 from repro.data.vocab import Vocab
+from repro.device import Precision
 from repro.errors import ReproError
 
 
 def run_perplexity(run_dir: str | Path, data_dir: str | Path, split: str = "test", which: str = "best",
-                   batch_size: int = 64, device: str | torch.device = "cpu", bf16: bool = False) -> dict:
-    """``{"ppl", "nll", "nll_sum", "tokens", "sentences", "split", "checkpoint"}`` of a run on a split.
-
-    ``bf16``: the model runs under bf16 autocast (the trainer's ``perplexity(..., bf16=True)``); the
-    cross-entropy is computed in fp32.
+                   batch_size: int = 64, precision: Precision = Precision()) -> dict:
+    """``{"ppl", "nll", "nll_sum", "tokens", "sentences", "split", "checkpoint", "bf16"}`` of a run on a split,
+    the model on ``precision.device`` under its autocast (the trainer's validation); the cross-entropy in fp32.
     """
     from repro.train.checkpoint import load_run
     from repro.train.evaluate import perplexity
 
-    run = load_run(run_dir, which=which, device=device)
+    run = load_run(run_dir, which=which, device=precision.device)
     data_dir = Path(data_dir)
     for side in ("src", "tgt"):
         if Vocab.load(data_dir / f"vocab.{side}.txt").itos != getattr(run, f"{side}_vocab").itos:
             raise ReproError(f"{data_dir}: its {side} vocabulary differs from the one {run_dir} was trained on")
-    result = perplexity(run.model, load_split(data_dir, split), batch_size=batch_size, device=device, bf16=bf16)
-    return {**result, "split": split, "checkpoint": which, "bf16": bool(bf16)}
+    result = perplexity(run.model, load_split(data_dir, split), batch_size, precision)
+    return {**result, "split": split, "checkpoint": which, "bf16": precision.bf16}

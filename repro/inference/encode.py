@@ -39,15 +39,16 @@ def encode_sentences(model: Seq2Seq, sources: Sequence[Sequence[int]],
     """
     from tqdm import tqdm
 
-    from repro.device import autocast
+    from repro.device import Precision
 
     device = _model_device(model)
+    precision = Precision(device, bf16)
     order = sorted(range(len(sources)), key=lambda i: -len(sources[i]))
     out: np.ndarray | None = None
     for k in tqdm(range(0, len(order), batch_size), desc="encode", unit="batch", disable=not progress):
         batch = order[k : k + batch_size]
         src, lengths = pad_sources([sources[i] for i in batch], PAD_ID, device)
-        with autocast(device, bf16):
+        with precision.autocast():
             vectors = model.context_vector(model.encode(src, lengths)).float().cpu().numpy()
         if out is None:
             out = np.zeros((len(sources), vectors.shape[1]), dtype=np.float32)

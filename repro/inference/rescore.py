@@ -45,11 +45,12 @@ def sequence_log_probs(
     """
     from tqdm import tqdm
 
-    from repro.device import autocast
+    from repro.device import Precision
 
     if len(sources) != len(targets):
         raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
     device = _model_device(decoder)
+    precision = Precision(device, bf16)
     order = sorted(range(len(sources)), key=lambda i: -len(sources[i]))
     scores = [0.0] * len(sources)
     for k in tqdm(range(0, len(order), batch_size), desc="rescore", unit="batch", disable=not progress):
@@ -63,7 +64,7 @@ def sequence_log_probs(
             tgt_in[row, : len(t) + 1] = torch.tensor([SOS_ID] + t)
             tgt_out[row, : len(t) + 1] = torch.tensor(t + [EOS_ID])
         tgt_in, tgt_out = tgt_in.to(device), tgt_out.to(device)
-        with autocast(device, bf16):
+        with precision.autocast():
             lp = _log_probs(decoder, src, src_lengths, tgt_in)
         picked = lp.gather(2, tgt_out.unsqueeze(2)).squeeze(2).masked_fill(tgt_out == PAD_ID, 0.0)
         for row, value in zip(batch, picked.sum(dim=1).tolist()):

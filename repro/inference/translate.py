@@ -53,7 +53,7 @@ def translate_ids(
     """
     from tqdm import tqdm
 
-    from repro.device import autocast
+    from repro.device import Precision
 
     decode = decode or DecodeConfig()
     order = sorted((i for i in range(len(sources)) if len(sources[i]) > 0), key=lambda i: -len(sources[i]))
@@ -61,7 +61,7 @@ def translate_ids(
     batches = [order[k : k + decode.batch_size] for k in range(0, len(order), decode.batch_size)]
     device = _model_device(decoder)
     with tqdm(total=len(order), desc="translate", unit="sent", disable=not progress) as bar, \
-            autocast(device, decode.bf16):
+            Precision(device, decode.bf16).autocast():
         for batch in batches:
             hyps = beam_search(decoder, [sources[i] for i in batch], search.beam_size, search.nbest,
                                decode.max_len_a, decode.max_len_b, decode.length_norm,

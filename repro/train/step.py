@@ -16,7 +16,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 
 from repro.data.batching import Batch
-from repro.device import autocast, runs_in_bf16
+from repro.device import Precision
 from repro.errors import ReproError
 from repro.train import distributed
 from repro.train.config import TrainConfig
@@ -64,13 +64,13 @@ def training_step(
     global_sentences: int | None = None,
     clip_norm: float | None = 5.0,
     teacher_forcing_ratio: float = 1.0,
-    device: torch.device = torch.device("cpu"),
-    bf16: bool = False,
+    precision: Precision = Precision(),
     dist_info: DistInfo = DistInfo(),
     weight: float = 1.0,
     label_smoothing: float = 0.0,
 ) -> StepResult:
-    """One optimisation step on ``batch`` (already on ``device``); raises :class:`Diverged` *before*
+    """One optimisation step on ``batch`` (already on ``precision.device``), under ``precision``'s autocast;
+    raises :class:`Diverged` *before*
     updating the parameters when the loss or the gradient norm is not finite.
 
     ``global_sentences``: sentences in the whole (all-rank) batch, the loss divisor (default: this
@@ -78,18 +78,17 @@ def training_step(
     empty: it takes part in DDP's gradient all-reduce but contributes nothing.
     """
     global_sentences = global_sentences or batch.num_sentences
-    bf16 = runs_in_bf16(device, bf16)  # the fused loss's precision follows the autocast's
     optimizer.zero_grad(set_to_none=True)
     positions = scored_positions(batch.tgt_out)
     targets = batch.tgt_out[positions]
     if teacher_forcing_ratio >= 1.0:  # the output layer and the loss fused (repro.train.loss)
-        with autocast(device, bf16):
+        with precision.autocast():
             vectors = model(batch.src, batch.src_lengths, batch.tgt_in, positions=positions, vectors=True)
         output = getattr(model, "module", model).output  # DDP wraps the model
         objective, nll = linear_cross_entropy(vectors, output.weight, output.bias, targets, label_smoothing,
-                                              torch.bfloat16 if bf16 else torch.float32)
+                                              precision.compute_dtype)  # the autocast's
     else:
-        with autocast(device, bf16):
+        with precision.autocast():
             logits = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing_ratio=teacher_forcing_ratio,
                            positions=positions)
         objective, nll = token_losses(logits, targets, label_smoothing)

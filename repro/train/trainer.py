@@ -28,7 +28,7 @@ import torch
 from repro.data.batching import iterate_collated
 from repro.data.fingerprint import check_fingerprint, fingerprint
 from repro.data.sampling import shard
-from repro.device import check_bf16, resolve_device
+from repro.device import Precision, resolve_device
 from repro.errors import Interrupted, ReproError
 from repro.models.seq2seq import Seq2Seq
 from repro.train import distributed
@@ -78,14 +78,14 @@ def train(data_dir: str | Path, run_dir: str | Path, model_section: dict[str, An
     if dist_info.is_main:
         check_run_dir(run_dir, data_dir, overwrite)  # before any work, and without creating anything
     device = resolve_device(cfg.device, dist_info.local_rank if dist_info.enabled else None)
-    bf16 = cfg.bf16 and check_bf16(device, "train.bf16")
+    precision = Precision.chosen(device, cfg.bf16, "train.bf16")  # once, for the whole run
     distributed.init(dist_info, device)
     try:
         with _stop_signals() as received, (locked_run_dir(run_dir) if dist_info.is_main
                                            else contextlib.nullcontext()):
             if dist_info.is_main:
                 check_run_dir(run_dir, data_dir, overwrite)  # again, now that no other process can write it
-            return _Run(data_dir, run_dir, model_section, cfg, dist_info, device, bf16, overwrite, received).run()
+            return _Run(data_dir, run_dir, model_section, cfg, dist_info, precision, overwrite, received).run()
     finally:
         distributed.shutdown()
 
@@ -113,10 +113,11 @@ class _Run:
     without touching the run directory; :meth:`run` creates or updates the run directory and trains."""
 
     def __init__(self, data_dir: Path, run_dir: Path, model_section: dict[str, Any] | None, cfg: TrainConfig,
-                 dist_info: DistInfo, device: torch.device, bf16: bool, overwrite: bool = False,
+                 dist_info: DistInfo, precision: Precision, overwrite: bool = False,
                  signals: list[int] | None = None) -> None:
         self.data_dir, self.run_dir, self.cfg, self.overwrite = data_dir, run_dir, cfg, overwrite
-        self.bf16 = bf16  # train.bf16 where the device supports it (else fp32, with a notice)
+        self.precision = precision  # train.bf16 where the device supports it (else fp32, with a notice)
+        device = precision.device
         self.dist, self.device = dist_info, device
         self.main = dist_info.is_main
         self.model_config = model_config_for(data_dir, model_section)
@@ -261,7 +262,7 @@ class _Run:
         finite = math.isfinite(conv.best_valid_ppl)
         return RunInfo(
             status=status, model=self.model_config.to_dict(), train=self.cfg.to_dict(), data_dir=str(self.data_dir),
-            data_fingerprint=self.fingerprint, parameters=self.parameters, device=str(self.device), bf16=self.bf16,
+            data_fingerprint=self.fingerprint, parameters=self.parameters, device=str(self.device), bf16=self.precision.bf16,
             world_size=self.dist.world_size, environment=self.environment, wall_time_s=round(s.elapsed_s, 3),
             tokens_per_s=round(s.tokens_total / s.train_time_s, 1) if s.train_time_s > 0 else None,
             step=s.step, epoch=round(self._epoch_float(), 6), train_pairs=self.train_pairs,
@@ -312,7 +313,7 @@ class _Run:
         rule agree); returns whether it is the best so far."""
         result = None
         if self.main:
-            result = perplexity(self.model, self.valid_split, self.cfg.eval_batch_size, self.device, self.bf16)
+            result = perplexity(self.model, self.valid_split, self.cfg.eval_batch_size, self.precision)
         ppl = distributed.broadcast_object(result["ppl"] if result else None, self.dist)
         cfg, s = self.cfg, self.state
         best = s.convergence.update(ppl, s.step, self._epoch_float(), min_improvement=cfg.min_improvement,
@@ -396,8 +397,8 @@ class _Run:
                     set_lr(self.optimizer, self.lr)
                     result = training_step(self.ddp_model, self.optimizer, batch.to(dev, non_blocking=True),
                                            global_sentences=len(gb), clip_norm=cfg.clip_norm,
-                                           teacher_forcing_ratio=cfg.teacher_forcing_ratio, device=dev,
-                                           bf16=self.bf16, dist_info=self.dist, weight=weight,
+                                           teacher_forcing_ratio=cfg.teacher_forcing_ratio,
+                                           precision=self.precision, dist_info=self.dist, weight=weight,
                                            label_smoothing=cfg.label_smoothing)
                     s.add_step(result, time.perf_counter() - start)
                     if bar is not None:
