@@ -112,6 +112,26 @@ def _temp_file_beside(path: Path) -> str:
     return tmp
 
 
+def _fsync(path: str | os.PathLike) -> None:
+    """Flush ``path`` (a file, or a directory: the names in it) to the disk, where the system allows it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # a directory on some file systems (and every one on Windows) cannot be fsynced
+        if not os.path.isdir(path):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Rename the complete ``tmp`` onto ``path``: its data on the disk first, then the rename itself, so
+    that a machine that crashes right after leaves the previous file or the new one, never a truncated one."""
+    _publish_mode(tmp)
+    os.replace(tmp, path)
+    _fsync(path.parent)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
@@ -122,8 +142,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Ite
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        _publish_mode(tmp)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -133,13 +152,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Ite
 
 
 def atomic_save(save_fn: Callable[[str], object], path: str | os.PathLike) -> None:
-    """Call ``save_fn(tmp_path)`` and rename the result onto ``path`` (for torch.save, np.save, ...)."""
+    """Call ``save_fn(tmp_path)`` and rename the result onto ``path`` once it is on the disk (for
+    torch.save, np.save, ...: a checkpoint never ends up truncated)."""
     path = Path(path)
     tmp = _temp_file_beside(path)
     try:
         save_fn(tmp)
-        _publish_mode(tmp)
-        os.replace(tmp, path)
+        _fsync(tmp)
+        _publish(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

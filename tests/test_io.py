@@ -226,3 +226,35 @@ def test_streamed_lines_are_the_listed_lines_and_a_hint_explains_a_missing_file(
     with pytest.raises(DataError) as missing:
         read_text_lines(tmp_path / "later.txt", missing_hint=hint)
     assert str(missing.value) == f"{tmp_path / 'later.txt'}: missing ({hint})"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd's file through Linux's /proc")
+@pytest.mark.parametrize("writer", ["atomic_save", "atomic_write"])
+def test_an_atomic_file_is_on_the_disk_before_its_rename_and_the_rename_after(tmp_path, monkeypatch, writer):
+    """A node that crashes right after the rename must find the new file whole (not truncated): the
+    temporary file is fsynced before it is renamed onto the path, and the directory after."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        events.append(("fsync", "dir" if os.path.isdir(target) else Path(target).name))
+        return real_fsync(fd)
+
+    def replace(source, destination):
+        events.append(("replace", Path(source).name))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "last.pt"
+    if writer == "atomic_save":
+        atomic_save(lambda tmp: Path(tmp).write_bytes(b"weights"), target)
+    else:
+        with atomic_write(target, "wb") as handle:
+            handle.write(b"weights")
+    assert target.read_bytes() == b"weights"
+    (rename_index,) = [i for i, event in enumerate(events) if event[0] == "replace"]
+    temporary = events[rename_index][1]
+    assert ("fsync", temporary) in events[:rename_index]  # the data first
+    assert events[rename_index + 1:] == [("fsync", "dir")]  # then the name
