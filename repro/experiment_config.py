@@ -201,9 +201,9 @@ class ExperimentConfig:
         changed = {}
         for section, section_values in by_section.items():
             current = getattr(self, section, None)
-            if section not in SECTION_TYPES or not section_values or "" in section_values:
+            if section not in SETTABLE_SECTIONS or not section_values or "" in section_values:
                 raise ConfigError(f"cannot set {', '.join(f'{section}.{name}' for name in section_values)}: "
-                                  f"give section.key with a section among {', '.join(SECTION_TYPES)}")
+                                  f"give section.key with a section among {', '.join(SETTABLE_SECTIONS)}")
             hints = typing.get_type_hints(type(current))
             unknown = sorted(set(section_values) - set(hints))
             if unknown:
@@ -216,8 +216,8 @@ class ExperimentConfig:
         return replace(self, **changed)
 
 
-# The sections a value can be set in (their fields are typed settings; the others name things).
-SECTION_TYPES = {f.name: f.type for f in fields(ExperimentConfig) if f.name not in ("experiment", "reference",
-                                                                                       "records_from")}
+# The sections a value can be set in (typed settings; the other fields name things).
+SETTABLE_SECTIONS = tuple(f.name for f in fields(ExperimentConfig)
+                          if f.name not in ("experiment", "reference", "records_from"))
 if tuple(f.name for f in fields(ExperimentConfig)) != SECTIONS:  # repro.config reads YAML before any parse
     raise ImportError("repro.config.SECTIONS must list ExperimentConfig's fields, in order")
