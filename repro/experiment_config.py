@@ -117,17 +117,36 @@ class AblationConfig:
 class ResourcesConfig:
     """The ``resources:`` section: how the workflow schedules jobs (read by the workflow, not by a command).
 
-    train_threads, decode_threads: CPU threads per training and per decoding job.
-    train_gpus: GPUs per training job; more than one trains under torchrun (DDP on one node).
+    train_threads: CPU threads of each training process (each rank under torchrun); decode_threads: of a
+    decoding job.
+    train_gpus: GPUs per training job, on one node; more than one trains under torchrun (DDP), one rank
+    per GPU.
+    train_mem_mb: host memory per training process (a job asks for it times its ranks).
+    train_runtime_min: the time limit a training job asks for (minutes; SLURM's ``-t``). A run that
+    reaches it saves a checkpoint and resumes in the next attempt: ``train_retries`` more attempts
+    (allocations) after the first.
     """
 
     train_threads: int = 4
     decode_threads: int = 2
     train_gpus: int = 1
+    train_mem_mb: int = 16000
+    # a day: within the limit of the usual 24- and 48-hour GPU partitions
+    train_runtime_min: int = 24 * 60
+    # with a day each, a week of allocations in all: a model on an older GPU, days long, finishes
+    train_retries: int = 6
 
     def __post_init__(self) -> None:
         if self.train_threads < 1 or self.decode_threads < 1 or self.train_gpus < 0:
             raise ConfigError("config section 'resources': threads must be >= 1 and train_gpus >= 0")
+        if self.train_mem_mb < 1 or self.train_runtime_min < 1 or self.train_retries < 0:
+            raise ConfigError("config section 'resources': train_mem_mb and train_runtime_min must be >= 1 "
+                              "and train_retries >= 0")
+
+    @property
+    def train_ranks(self) -> int:
+        """Processes of a training job: one per GPU under torchrun, else one."""
+        return max(1, self.train_gpus)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> ResourcesConfig:

@@ -14,7 +14,7 @@ from repro.cli import main
 from repro.errors import ReproError
 from repro.train.checkpoint import load_checkpoint, load_run, save_checkpoint
 from repro.train.config import TrainConfig
-from repro.train.run_dir import LOCK, locked_run_dir
+from repro.train.run_dir import LOCK, check_run_dir, lock_name, locked_run_dir
 from repro.train.run_info import read_run_info
 from repro.train.trainer import train
 
@@ -113,6 +113,19 @@ def test_a_second_process_fails_at_once_naming_the_holder_and_the_lock_dies_with
             run(data_dir, out, max_steps=2)
         assert sorted(os.listdir(out)) == [LOCK]  # nothing written beside the holder
     assert run(data_dir, out, max_steps=2).status == "done"  # released when the holder let go
+
+
+def test_every_rank_holds_its_own_lock_so_a_live_rank_of_an_earlier_launch_blocks_a_relaunch(data_dir, tmp_path):
+    out = tmp_path / "r"
+    with locked_run_dir(out, rank=1):  # a worker of a launch whose launcher was killed, still alive
+        assert lock_name(1) != LOCK and (out / lock_name(1)).read_text().startswith(f"pid {os.getpid()} on ")
+        with pytest.raises(ReproError, match=rf"already being trained by rank 1 of pid {os.getpid()} on "):
+            with locked_run_dir(out, rank=1):
+                pass
+        with locked_run_dir(out, rank=0):  # rank 0 of the relaunch is not what it collides with
+            check_run_dir(out, data_dir)  # a directory of lock files only is still an empty one
+    with locked_run_dir(out, rank=1):  # released with its holder
+        pass
 
 
 def test_a_refused_start_leaves_no_directory_behind(data_dir, tmp_path, train_settings):

@@ -16,11 +16,12 @@ import pytest
 import torch
 
 from repro.errors import ConfigError, ReproError
+from repro.models.config import ModelConfig
 from repro.train.checkpoint import load_checkpoint, load_run
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
 from repro.train.run_info import read_run_info
-from repro.train.trainer import train
+from repro.train.trainer import resumes_exactly, train
 
 
 @pytest.fixture(scope="module")
@@ -428,3 +429,13 @@ def test_run_json_records_the_environment(data_dir, tmp_path, monkeypatch, run):
     assert cpu["device_name"] == "Apple M2"
     assert json.loads(json.dumps(cpu)) == cpu and set(cpu) >= {"torch", "python", "device_type", "device_name",
                                                                  "num_threads"}
+
+
+def test_resume_is_exact_everywhere_but_under_cudnn_with_dropout_between_recurrent_layers():
+    # cuDNN keeps the generator of its inter-layer dropout to itself: no checkpoint can hold it (docs/determinism.md)
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    stacked = ModelConfig(src_vocab_size=10, tgt_vocab_size=10, num_layers=2, dropout=0.3)
+    assert resumes_exactly(cpu, stacked)
+    assert not resumes_exactly(cuda, stacked)
+    assert resumes_exactly(cuda, ModelConfig(src_vocab_size=10, tgt_vocab_size=10, num_layers=2, dropout=0.0))
+    assert resumes_exactly(cuda, ModelConfig(src_vocab_size=10, tgt_vocab_size=10, num_layers=1, dropout=0.3))

@@ -72,7 +72,7 @@ def test_robustness_rerun_trains_in_fp32_in_its_own_directories_and_checks_the_d
     robustness = REPO / "workflows" / "config" / "demo-fp32.yaml"
     proc = snakemake(wf, "-n", "-p", "--cores", "2", "--configfile", str(DEMO), str(robustness))
     assert proc.returncode == 0, proc.stderr
-    assert "export OMP_NUM_THREADS=1; repro train --data work/demo-fp32/data" in proc.stdout
+    assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1; repro train --data work/demo-fp32/data" in proc.stdout
     assert ("repro report compare --config work/demo-fp32/config/report.yaml --work work/demo-fp32 "
             "--out results/demo-fp32 --reference results/reference/demo ") in proc.stdout
     assert "work/demo/" not in proc.stdout
@@ -174,6 +174,65 @@ def test_slurm_profile_dry_run(wf: Path, snakemake, job_counts) -> None:
     prepare = proc.stdout.split("rule prepare:", 1)[1].split("\n\n", 1)[0]
     assert "threads: 8" in prepare
     assert "mem_mb=16000" in prepare and "runtime=720" in prepare
+
+
+def _job_block(stdout: str, rule: str) -> str:
+    """The first job of ``rule`` in a dry run's output: its lines up to the shell command's."""
+    return stdout.split(f"rule {rule}:", 1)[1].split("\n\n", 1)[0]
+
+
+def _resources(block: str) -> dict[str, object]:
+    """A dry-run job's ``resources:`` line as Snakemake evaluated them (numbers as ints)."""
+    line = next(line for line in block.splitlines() if line.strip().startswith("resources:"))
+    pairs = (item.split("=", 1) for item in line.split(":", 1)[1].split(", "))
+    return {key.strip(): int(value) if value.isdigit() else value for key, value in pairs}
+
+
+class _JobResources(dict):
+    """What the SLURM plugin reads of a job's resources: ``.get(name)`` and ``.name``."""
+
+    def __getattr__(self, name: str) -> object:
+        return self[name]
+
+
+def test_slurm_submits_a_paper_training_job_on_4_gpus_to_one_node_within_a_48_hour_limit(wf: Path, snakemake) -> None:
+    """The sbatch command snakemake-executor-plugin-slurm builds (its own code, no cluster needed) for a
+    training job of paper.yaml with resources.train_gpus: 4, from the resources Snakemake gives the job."""
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    four = wf / "four-gpus.yaml"
+    four.write_text("resources:\n  train_gpus: 4\n  train_threads: 8\n", encoding="utf-8")
+    # a cluster node's cores: a dry run caps a job's threads at --cores, the cluster does not
+    proc = snakemake(wf, "--profile", "workflows/profiles/slurm", "-n", "--cores", "64",
+                     "--configfile", "workflows/config/paper.yaml", str(four))
+    block = _job_block(proc.stdout, "train")
+    job = SimpleNamespace(resources=_JobResources(_resources(block)), threads=32)
+    params = {"run_uuid": "u", "slurm_logfile": "log", "comment_str": "rule_train", "account": "-A 'project'",
+              "partition": "-p 'gpu'", "workdir": str(wf)}
+    sbatch = (get_submit_command(job, params, settings=None) + set_gres_string(job)).split()
+    runtime = int(sbatch[sbatch.index("-t") + 1])
+    assert 0 < runtime <= 48 * 60  # minutes: a 48-hour partition (MaxTime) accepts it
+    assert "--nodes=1" in sbatch and "--gpus=4" in sbatch  # all four on the node torchrun --standalone runs on
+    assert "--cpus-per-gpu=8" in sbatch and not any(arg.startswith("--cpus-per-task") for arg in sbatch)
+    assert sbatch[sbatch.index("--mem") + 1] == str(4 * 16000)  # host memory for each of the 4 ranks
+    # 8 threads for each of the 4 ranks, not 32 each; the ranks run on GPUs of their own
+    assert "export OMP_NUM_THREADS=8 MKL_NUM_THREADS=8; repro gpus 4 -- torchrun --standalone --nproc_per_node 4 " in block
+
+
+def test_a_training_job_shares_its_threads_among_its_ranks(wf: Path, snakemake) -> None:
+    config = wf / "two-ranks.yaml"
+    config.write_text("resources:\n  train_gpus: 2\n  train_threads: 3\n  train_retries: 4\n"
+                      "  train_runtime_min: 240\n", encoding="utf-8")
+    proc = snakemake(wf, "-n", "-p", "--cores", "8", "--configfile", "workflows/config/tiny.yaml", str(config))
+    block = _job_block(proc.stdout, "train")
+    # tiny.yaml trains on the CPU: two gloo ranks, no GPU asked for, 3 threads each of the job's 6
+    assert "export OMP_NUM_THREADS=3 MKL_NUM_THREADS=3; torchrun --standalone --nproc_per_node 2 " in block
+    assert _resources(block)["gpu"] == 0 and _resources(block)["runtime"] == 240
+    capped = snakemake(wf, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/tiny.yaml", str(config))
+    assert "export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1; torchrun" in _job_block(capped.stdout, "train")  # 2 cores, 2 ranks
 
 
 def _decode_jobs(stdout: str) -> dict[str, list[str]]:

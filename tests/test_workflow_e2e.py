@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from repro.evaluation.bleu import corpus_bleu_paper
 from repro.experiments import plan
+from repro.train.checkpoint import load_checkpoint
+from repro.train.run_info import read_run_info
 
 # The workflow's own small test config (workflows/config/tiny.yaml), as a newcomer runs it.
 TINY_CONFIG = "workflows/config/tiny.yaml"
@@ -177,3 +183,57 @@ def assert_identical(results: Path, run: subprocess.CompletedProcess) -> None:
     assert comparison["status"] == "identical", comparison["differences"][:5] + comparison["missing"]
     assert comparison["compared"] > 100 and len(comparison["verdicts"]) == 6
     assert "IDENTICAL to the committed reference" in run.stdout + run.stderr
+
+
+def _launcher_of(partial: Path) -> int | None:
+    """The pid of the torchrun launcher training into ``partial`` (its workers' command lines hold no
+    --nproc_per_node)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "--nproc_per_node" in args and str(partial) in args:
+            return int(proc.name)
+    return None
+
+
+@pytest.mark.slow
+def test_a_training_job_stopped_at_its_time_limit_finishes_in_its_retry_as_if_uninterrupted(tmp_path: Path,
+                                                                                          copy_workflow, snakemake,
+                                                                                          hang_ceiling_s) -> None:
+    """A cluster's time limit: SIGTERM to the job's launcher (torchrun, two gloo ranks). The job fails
+    having saved a checkpoint; Snakemake's retry (resources.train_retries: the next allocation on SLURM)
+    resumes it, and the run ends exactly where an uninterrupted one does."""
+    longer = {"train": {"epochs": 40, "save_every_steps": 5},
+              "resources": {"train_gpus": 2, "train_threads": 1, "train_retries": 1}}
+    target = "work/tiny/runs/reversed-s1"
+    runs = {}
+    for name in ("interrupted", "uninterrupted"):
+        wf = copy_workflow(tmp_path / name)
+        (wf / "longer.yaml").write_text(yaml.safe_dump(longer), encoding="utf-8")
+        cmd = [sys.executable, "-m", "snakemake", target, "--cores", "2", "--configfile", TINY_CONFIG, "longer.yaml"]
+        job = subprocess.Popen(cmd, cwd=wf, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            if name == "interrupted":
+                partial = wf / "work/tiny/runs-partial/reversed-s1"
+                deadline = time.monotonic() + hang_ceiling_s
+                while not (partial / "checkpoints/last.pt").exists() or _launcher_of(partial.relative_to(wf)) is None:
+                    assert time.monotonic() < deadline and job.poll() is None, "no checkpoint before the job ended"
+                    time.sleep(0.05)
+                os.kill(_launcher_of(partial.relative_to(wf)), signal.SIGTERM)  # the time limit
+            output, _ = job.communicate(timeout=hang_ceiling_s)
+        finally:
+            job.kill()
+        assert job.returncode == 0, output[-3000:]
+        runs[name] = wf / target
+    log = (runs["interrupted"].parents[1] / "logs/train/reversed-s1.log").read_text(encoding="utf-8")
+    assert "resuming from" in log  # the retry continued the partial run
+    final = {name: load_checkpoint(run / "checkpoints" / "last.pt") for name, run in runs.items()}
+    assert final["interrupted"]["trainer"]["step"] == final["uninterrupted"]["trainer"]["step"] > 100
+    for key, value in final["uninterrupted"]["model"].items():
+        assert torch.equal(final["interrupted"]["model"][key], value), key
+    infos = [read_run_info(run) for run in runs.values()]
+    assert infos[0].best_valid_ppl == infos[1].best_valid_ppl and infos[0].status == "done"
+    # each rank ran the job's 2 threads (--cores 2) shared between its 2 ranks, not the job's 2 each
+    assert [info.environment["num_threads_per_rank"] for info in infos] == [[1, 1], [1, 1]]

@@ -10,7 +10,7 @@ import sys
 from repro.errors import Interrupted, ReproError
 
 # Each module defines add_parser(subparsers) and run(args) -> int.
-COMMANDS = ["fetch", "prepare", "train", "translate", "score", "perplexity", "rescore", "encode", "report", "estimate", "audit", "record"]
+COMMANDS = ["fetch", "prepare", "train", "translate", "score", "perplexity", "rescore", "encode", "report", "estimate", "audit", "record", "gpus"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,7 +46,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.exists():
         raise ReproError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
+        # mmap: the file's pages, not a copy per process, back the tensors until they are copied into a
+        # model (the ranks of a node resuming one run share them in the page cache)
+        return torch.load(path, map_location=map_location, weights_only=False, mmap=True)
     except Exception as exc:  # a truncated or foreign file
         raise ReproError(f"{path}: not a readable checkpoint ({exc})") from exc
 

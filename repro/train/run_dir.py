@@ -13,9 +13,11 @@ train`` writes first; ``run.json`` is the marker). ``repro train --out DIR``:
   directory whole, the run with it).
 
 While a process trains, it holds an exclusive ``flock`` on ``run.lock``: a second process fails at once
-with an error naming the holder. The kernel drops the lock when the holder dies, even by SIGKILL, so a
-lock is never stale; ``flock`` also locks across the nodes of an NFS share (Linux emulates it there
-with POSIX locks).
+with an error naming the holder. Under torchrun every rank holds one, rank r > 0 on ``run.rank<r>.lock``:
+a relaunch fails while any rank of an earlier launch still lives (a worker left behind by a killed
+launcher, on this node or another), not only its rank 0. The kernel drops a lock when its holder dies,
+even by SIGKILL, so a lock is never stale; ``flock`` also locks across the nodes of an NFS share (Linux
+emulates it there with POSIX locks).
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ from repro.io import cannot_write, within
 from repro.train.run_info import RUN_JSON, Status, read_run_info
 
 LOCK = "run.lock"
+
+
+def lock_name(rank: int) -> str:
+    """The lock file of a run's process of ``rank`` (0 for a single process)."""
+    return LOCK if rank == 0 else f"run.rank{rank}.lock"
+
+
+def _only_locks(entries: list[str]) -> bool:
+    return all(name == LOCK or (name.startswith("run.rank") and name.endswith(".lock")) for name in entries)
 # What a run consists of; --overwrite removes these and nothing else.
 RUN_FILES = (RUN_JSON, "log.jsonl", "checkpoints", "data")
 _DATA_MARKER = "meta.json"  # what `repro prepare` writes into every data directory
@@ -68,7 +79,7 @@ def check_run_dir(run_dir: Path, data_dir: Path, overwrite: bool = False) -> Non
     except OSError as exc:
         raise ReproError(f"{run_dir}: cannot read the run directory ({exc.strerror or exc})") from None
     if not is_run_dir(run_dir):
-        if not entries or entries == [LOCK]:
+        if _only_locks(entries):
             return
         what = ("a prepared data directory (`repro prepare`)" if _DATA_MARKER in entries
                 else f"a non-empty directory that `repro train` did not write (it holds {', '.join(entries[:3])}"
@@ -99,23 +110,26 @@ def _holder(handle) -> str:
 
 
 @contextlib.contextmanager
-def locked_run_dir(run_dir: Path) -> Iterator[bool]:
-    """Create ``run_dir`` if needed and hold its lock for the block; yields whether it was created here.
+def locked_run_dir(run_dir: Path, rank: int = 0) -> Iterator[bool]:
+    """Create ``run_dir`` if needed and hold the lock of the process of ``rank`` for the block; yields
+    whether the directory was created here.
 
     A second holder fails at once (``ReproError`` naming the process). A directory created here and left
-    holding nothing but the lock (the run was refused before it began) is removed again.
+    holding nothing but this lock (the run was refused before it began) is removed again.
     """
+    name = lock_name(rank)
+    who = "" if rank == 0 else f"rank {rank} of "
     created = [folder for folder in (run_dir, *run_dir.parents) if not folder.exists()]  # innermost first
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(run_dir / LOCK, "a+", encoding="utf-8")
+        handle = open(run_dir / name, "a+", encoding="utf-8")
     except OSError as exc:
         raise cannot_write(run_dir, exc) from None
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ReproError(f"{run_dir}: already being trained by {_holder(handle)}; wait for it to finish "
+            raise ReproError(f"{run_dir}: already being trained by {who}{_holder(handle)}; wait for it to finish "
                              "or stop it, or give another --out directory") from None
         handle.seek(0)
         handle.truncate()
@@ -125,8 +139,8 @@ def locked_run_dir(run_dir: Path) -> Iterator[bool]:
         try:
             yield bool(created)
         finally:
-            if created and [entry.name for entry in run_dir.iterdir()] == [LOCK]:
-                (run_dir / LOCK).unlink()
+            if created and [entry.name for entry in run_dir.iterdir()] == [name]:
+                (run_dir / name).unlink()
                 for folder in created:  # and the parents made for it, while empty
                     with contextlib.suppress(OSError):
                         folder.rmdir()

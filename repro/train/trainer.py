@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -30,6 +32,7 @@ from repro.data.fingerprint import check_fingerprint, fingerprint
 from repro.data.sampling import shard
 from repro.device import Precision, resolve_device
 from repro.errors import Interrupted, ReproError
+from repro.models.config import ModelConfig
 from repro.models.seq2seq import Seq2Seq
 from repro.train import distributed
 from repro.train.checkpoint import (
@@ -81,13 +84,20 @@ def train(data_dir: str | Path, run_dir: str | Path, model_section: dict[str, An
     precision = Precision.chosen(device, cfg.bf16, "train.bf16")  # once, for the whole run
     distributed.init(dist_info, device)
     try:
-        with _stop_signals() as received, (locked_run_dir(run_dir) if dist_info.is_main
-                                           else contextlib.nullcontext()):
+        with _stop_signals() as received, locked_run_dir(run_dir, dist_info.rank):
             if dist_info.is_main:
                 check_run_dir(run_dir, data_dir, overwrite)  # again, now that no other process can write it
             return _Run(data_dir, run_dir, model_section, cfg, dist_info, precision, overwrite, received).run()
     finally:
         distributed.shutdown()
+
+
+def resumes_exactly(device: torch.device, model_config: ModelConfig) -> bool:
+    """Whether a resumed run continues bit for bit on ``device``: everywhere but under cuDNN with dropout
+    between recurrent layers, whose masks come from a state cuDNN keeps to itself (drawn from the CUDA
+    generator at first use, then advanced inside cuDNN) that no checkpoint can hold."""
+    inter_layer_dropout = model_config.num_layers > 1 and model_config.dropout > 0
+    return not (device.type == "cuda" and torch.backends.cudnn.enabled and inter_layer_dropout)
 
 
 @contextlib.contextmanager
@@ -124,6 +134,7 @@ class _Run:
         self.last_path = checkpoint_path(run_dir, "last")
         self.resume = self.last_path.exists() and not overwrite
         payload = load_checkpoint(self.last_path) if self.resume else None
+        self._check_ranks_agree(payload)
         if payload is not None:
             self._check_resume_compatible(payload)
         # a damaged data directory is a DataError here, before run() creates or changes the run directory
@@ -156,10 +167,36 @@ class _Run:
                                                      device_ids=[device.index] if device.type == "cuda" else None)
         self.parameters = sum(p.numel() for p in self.model.parameters())
         self.environment = environment_info(device)
+        if dist_info.enabled:  # what each rank was given (OMP_NUM_THREADS is the job's share per rank)
+            self.environment["num_threads_per_rank"] = distributed.all_gather_objects(torch.get_num_threads(),
+                                                                                      dist_info)
+        if payload is not None and self.main and not resumes_exactly(device, self.model_config):
+            logger.warning(f"warning: {self.run_dir}: resuming on CUDA with dropout between LSTM layers: cuDNN "
+                           "draws those dropout masks from a state of its own that no checkpoint holds, so the "
+                           "run continues like another draw of the same run, not bit for bit (docs/determinism.md)")
+        # A worker whose launcher died (kill -9 of torchrun) is adopted by another process: it saves a
+        # checkpoint and stops, as on a stop signal, instead of training on beside a relaunch.
+        self.launcher_pid = os.getppid() if dist_info.enabled else None
         self.log = LogWriter(run_dir, enabled=self.main)  # opened by run(), once the run directory exists
         self.lr = 0.0  # the rate of the current step
         self.saved_step: int | None = None  # the step of the last checkpoint this process wrote
         self.signals = signals if signals is not None else []  # the STOP_SIGNALS received so far (train()'s list)
+
+    def _check_ranks_agree(self, payload: dict[str, Any] | None) -> None:
+        """Every rank decides from its own file system whether to resume; they must agree on where the run
+        stands (else one rank trains from step 0 beside another at step N, and the launch breaks down
+        later with an error about connections). A clear error on every rank where they differ."""
+        if not self.dist.enabled:
+            return
+        step = payload["trainer"]["step"] if payload is not None else None
+        views = distributed.all_gather_objects((socket.gethostname(), step), self.dist)
+        if len({view_step for _, view_step in views}) > 1:
+            seen = "; ".join(f"rank {rank} on {host}: " + (f"step {view_step}" if view_step is not None
+                                                            else "no checkpoint")
+                             for rank, (host, view_step) in enumerate(views))
+            raise ReproError(f"{self.last_path}: the ranks see different states of the run ({seen}); every node "
+                             "must see the same run directory (a file system shared by the nodes), or give each "
+                             "launch a new --out directory")
 
     def _check_resume_compatible(self, payload: dict[str, Any]) -> None:
         if payload["model_config"] != self.model_config.to_dict():
@@ -355,12 +392,16 @@ class _Run:
     def _stop_if_signalled(self) -> None:
         """After a step: on a stop signal (received by any rank), save a checkpoint unless this step just
         wrote one, and raise :class:`Interrupted`; every rank stops at the same step."""
-        signum = distributed.max_over_ranks(max(self.signals, default=0), self.dist, self.device)
+        orphaned = self.launcher_pid is not None and os.getppid() != self.launcher_pid
+        local = max([*self.signals, *([signal.SIGHUP] if orphaned else [])], default=0)
+        signum = distributed.max_over_ranks(local, self.dist, self.device)
         if not signum:
             return
         if self.saved_step != self.state.step:
             self._save(best=False)
         name = signal.Signals(signum).name
+        if signum == signal.SIGHUP and not self.signals:
+            name = "the death of its launcher (torchrun)"
         raise Interrupted(f"{self.run_dir}: stopped by {name} at step {self.state.step} (epoch "
                           f"{self._epoch_float():.3f}), checkpoint saved; run the same command again to resume",
                           128 + signum)

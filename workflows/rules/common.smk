@@ -118,9 +118,26 @@ def train_overrides(wildcards):
 
 
 def train_launcher():
-    if RESOURCES.train_gpus > 1:
-        return f"torchrun --standalone --nproc_per_node {RESOURCES.train_gpus} -m repro.cli train"
+    if RESOURCES.train_ranks > 1:
+        return f"torchrun --standalone --nproc_per_node {RESOURCES.train_ranks} -m repro.cli train"
     return "repro train"
+
+
+def train_gpus(wildcards):
+    """GPUs of a run's training job: resources.train_gpus unless its train.device pins the CPU."""
+    return 0 if PLAN.setting(PLAN.runs[wildcards.run].variant, "train.device") == "cpu" else RESOURCES.train_gpus
+
+
+def threads_per_rank(wildcards, threads):
+    """OMP_NUM_THREADS of each training process: the job's threads (capped by --cores locally) shared
+    among its ranks, so that N ranks do not run N times the job's threads."""
+    return max(1, threads // RESOURCES.train_ranks)
+
+
+def on_gpus(count):
+    """The prefix that runs a job's command on ``count`` GPUs of its own (`repro gpus`: sets
+    CUDA_VISIBLE_DEVICES where no scheduler did, so that local jobs do not all land on cuda:0)."""
+    return f"repro gpus {count} -- " if count else ""
 
 
 def decode_gpus():

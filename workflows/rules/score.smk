@@ -37,6 +37,7 @@ rule perplexity:
     output:
         ppl=LAYOUT.records.perplexity("{run}"),
     params:
+        on_gpus=on_gpus(decode_gpus()),
         fingerprint=lambda wildcards: RECORD_PLAN.perplexity(PLAN.runs[wildcards.run]).fingerprint,
     log:
         LAYOUT.log("perplexity", "{run}"),
@@ -50,5 +51,5 @@ rule perplexity:
         "../../environment.yml"
     shell:
         "export OMP_NUM_THREADS={threads}; "
-        "repro perplexity --model {input.run} --data {input.data} --split test --config {input.config}"
+        "{params.on_gpus}repro perplexity --model {input.run} --data {input.data} --split test --config {input.config}"
         " --output {output.ppl} --fingerprint {params.fingerprint} > {log} 2>&1"

@@ -6,7 +6,9 @@
 # LAYOUT.run_dir(run), so the output exists only when complete. Every run reads the model: and train:
 # sections (step_config("train")) plus its own overrides (variant and seed), passed as params so that
 # changing one variant reruns only its runs. With resources.train_gpus > 1 a run trains under
-# torchrun (DDP on one node).
+# torchrun (DDP on one node, a rank per GPU, resources.train_threads threads each). A job asks for
+# resources.train_runtime_min minutes; a run that needs longer continues in up to train_retries more
+# jobs (on SLURM, allocations), each resuming from the partial run (docs/clusters.md).
 
 
 rule train:
@@ -21,20 +23,29 @@ rule train:
         partial=LAYOUT.partial_run_dir("{run}"),
         overrides=train_overrides,
         launcher=train_launcher(),
+        on_gpus=lambda wildcards: on_gpus(train_gpus(wildcards)),
+        threads_per_rank=threads_per_rank,
     log:
         LAYOUT.log("train", "{run}"),
     wildcard_constraints:
         run=one_of(PLAN.runs),
-    threads: RESOURCES.train_threads
+    threads: RESOURCES.train_threads * RESOURCES.train_ranks
+    # A job that reaches its time limit (runtime) saves a checkpoint on SIGTERM and fails; each retry
+    # (a new allocation on a cluster) resumes the partial run from it.
+    retries: RESOURCES.train_retries
     resources:
-        mem_mb=16000,
-        # GPUs unless the config pins the CPU
-        gpu=lambda wildcards: 0 if PLAN.setting(PLAN.runs[wildcards.run].variant, "train.device") == "cpu" else RESOURCES.train_gpus,
-        runtime=14 * 24 * 60,
+        mem_mb=RESOURCES.train_mem_mb * RESOURCES.train_ranks,
+        # GPUs unless the config pins the CPU, all on one node (torchrun --standalone is one node's launcher)
+        gpu=train_gpus,
+        nodes=1,
+        # SLURM: --cpus-per-gpu, each rank its threads (a CPU job asks for the job's threads per task)
+        cpus_per_gpu=RESOURCES.train_threads,
+        runtime=RESOURCES.train_runtime_min,
     conda:
         "../../environment.yml"
     shell:
-        "export OMP_NUM_THREADS={threads}; "
-        "{params.launcher} --data {input.data} --out {params.partial} --config {input.config}"
+        # Snakemake exports MKL_NUM_THREADS={threads} too, which torch prefers to OMP_NUM_THREADS
+        "export OMP_NUM_THREADS={params.threads_per_rank} MKL_NUM_THREADS={params.threads_per_rank}; "
+        "{params.on_gpus}{params.launcher} --data {input.data} --out {params.partial} --config {input.config}"
         " {params.overrides} --set train.progress=false > {log} 2>&1"
         " && rm -rf {output.run} && mkdir -p $(dirname {output.run}) && mv {params.partial} {output.run}"

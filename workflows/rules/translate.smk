@@ -18,6 +18,7 @@ rule translate:
         detok=LAYOUT.records.translation("{decoder}", "{search}"),
         tok=LAYOUT.records.translation("{decoder}", "{search}", tokenized=True),
     params:
+        on_gpus=on_gpus(decode_gpus()),
         beam=lambda wildcards: planned_system(wildcards).beam,
         min_len=lambda wildcards: planned_system(wildcards).min_len,
         models=lambda wildcards, input: " ".join(f"--model {run}" for run in input.runs),
@@ -35,5 +36,5 @@ rule translate:
         "../../environment.yml"
     shell:
         "export OMP_NUM_THREADS={threads}; "
-        "repro translate {params.models} --config {input.config} --beam {params.beam} --min-len {params.min_len}"
+        "{params.on_gpus}repro translate {params.models} --config {input.config} --beam {params.beam} --min-len {params.min_len}"
         " --input {input.data}/test.raw.src --output {output.detok} --tokenized-copy {output.tok} > {log} 2>&1"
