@@ -205,7 +205,7 @@ def test_a_training_job_stopped_at_its_time_limit_finishes_in_its_retry_as_if_un
     """A cluster's time limit: SIGTERM to the job's launcher (torchrun, two gloo ranks). The job fails
     having saved a checkpoint; Snakemake's retry (resources.train_retries: the next allocation on SLURM)
     resumes it, and the run ends exactly where an uninterrupted one does."""
-    longer = {"train": {"epochs": 40, "save_every_steps": 5},
+    longer = {"train": {"epochs": 20, "save_every_steps": 5},
               "resources": {"train_gpus": 2, "train_threads": 1, "train_retries": 1}}
     target = "work/tiny/runs/reversed-s1"
     runs = {}
