@@ -45,6 +45,8 @@ def lock_name(rank: int) -> str:
 
 def _only_locks(entries: list[str]) -> bool:
     return all(name == LOCK or (name.startswith("run.rank") and name.endswith(".lock")) for name in entries)
+
+
 # What a run consists of; --overwrite removes these and nothing else.
 RUN_FILES = (RUN_JSON, "log.jsonl", "checkpoints", "data")
 _DATA_MARKER = "meta.json"  # what `repro prepare` writes into every data directory
