@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import socket
 import time
@@ -38,13 +39,16 @@ from repro.train.run_info import RUN_JSON, Status, read_run_info
 LOCK = "run.lock"
 
 
+_RANK_LOCK = re.compile(r"run\.rank(?P<rank>[1-9][0-9]*)\.lock")
+
+
 def lock_name(rank: int) -> str:
     """The lock file of a run's process of ``rank`` (0 for a single process)."""
     return LOCK if rank == 0 else f"run.rank{rank}.lock"
 
 
 def _only_locks(entries: list[str]) -> bool:
-    return all(name == LOCK or (name.startswith("run.rank") and name.endswith(".lock")) for name in entries)
+    return all(name == LOCK or _RANK_LOCK.fullmatch(name) for name in entries)
 
 
 # What a run consists of; --overwrite removes these and nothing else.

@@ -123,7 +123,7 @@ def train_launcher():
     return "repro train"
 
 
-def train_gpus(wildcards):
+def train_job_gpus(wildcards):
     """GPUs of a run's training job: resources.train_gpus unless its train.device pins the CPU."""
     return 0 if PLAN.setting(PLAN.runs[wildcards.run].variant, "train.device") == "cpu" else RESOURCES.train_gpus
 

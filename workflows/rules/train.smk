@@ -23,7 +23,7 @@ rule train:
         partial=LAYOUT.partial_run_dir("{run}"),
         overrides=train_overrides,
         launcher=train_launcher(),
-        on_gpus=lambda wildcards: on_gpus(train_gpus(wildcards)),
+        on_gpus=lambda wildcards: on_gpus(train_job_gpus(wildcards)),
         threads_per_rank=threads_per_rank,
     log:
         LAYOUT.log("train", "{run}"),
@@ -36,7 +36,7 @@ rule train:
     resources:
         mem_mb=RESOURCES.train_mem_mb * RESOURCES.train_ranks,
         # GPUs unless the config pins the CPU, all on one node (torchrun --standalone is one node's launcher)
-        gpu=train_gpus,
+        gpu=train_job_gpus,
         nodes=1,
         # SLURM: --cpus-per-gpu, each rank its threads (a CPU job asks for the job's threads per task)
         cpus_per_gpu=RESOURCES.train_threads,
