@@ -17,6 +17,14 @@ logger = logging.getLogger(__name__)
 
 # oneDNN's CPU dispatcher control: the newest instruction set it may use (DNNL_ is the older spelling)
 ONEDNN_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+# Every variable that holds a CPU's kernels to an older instruction set than it has: oneDNN's, ATen's own
+# vectorised kernels' and MKL's. A run under them computes as on that older CPU (docs/determinism.md).
+ISA_LIMIT_VARIABLES = (*ONEDNN_ISA_VARIABLES, "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def isa_limits() -> dict[str, str]:
+    """The instruction-set limits set in this process's environment (:data:`ISA_LIMIT_VARIABLES`), by name."""
+    return {name: os.environ[name] for name in ISA_LIMIT_VARIABLES if os.environ.get(name)}
 
 
 def resolve_device(name: str = "auto", local_rank: int | None = None, setting: str = "train.device") -> torch.device:

@@ -20,7 +20,7 @@ from repro.models.config import ModelConfig
 from repro.train.checkpoint import load_checkpoint, load_run
 from repro.train.config import TrainConfig
 from repro.train.log import read_log
-from repro.train.run_info import read_run_info
+from repro.train.run_info import RunInfo, Status, read_run_info
 from repro.train.trainer import resumes_exactly, train
 
 
@@ -429,6 +429,18 @@ def test_run_json_records_the_environment(data_dir, tmp_path, monkeypatch, run):
     assert cpu["device_name"] == "Apple M2"
     assert json.loads(json.dumps(cpu)) == cpu and set(cpu) >= {"torch", "python", "device_type", "device_name",
                                                                  "num_threads"}
+    # no instruction-set limit set: none recorded; set, each recorded by name, and named beside the device
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    plain = checkpoint.environment_info(torch.device("cpu"))
+    assert "isa_limits" not in plain
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    limited = checkpoint.environment_info(torch.device("cpu"))
+    assert limited["isa_limits"] == {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+    info = RunInfo(status=Status.DONE, environment=limited)
+    assert info.device_name == "Apple M2 (ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2)"
+    assert RunInfo(status=Status.DONE, environment=plain).device_name == "Apple M2"
 
 
 def test_resume_is_exact_everywhere_but_under_cudnn_with_dropout_between_recurrent_layers():

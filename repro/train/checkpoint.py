@@ -22,6 +22,7 @@ import torch
 from repro.data.fingerprint import VOCABULARIES, check_fingerprint
 from repro.data.storage import load_meta
 from repro.data.vocab import Vocab
+from repro.device import isa_limits
 from repro.errors import ReproError
 from repro.io import atomic_save
 from repro.models.seq2seq import ModelConfig, Seq2Seq
@@ -64,15 +65,17 @@ def copy_data_files(data_dir: str | Path, run_dir: str | Path) -> None:
 
 
 def environment_info(device: torch.device) -> dict[str, Any]:
-    """What a run's numbers depend on besides its config (for run.json): library versions, the device and
-    the CPU thread count. Plain strings and ints, so it serialises as JSON."""
+    """What a run's numbers depend on besides its config (for run.json): library versions, the device, the
+    CPU thread count and, where set, the limits on the CPU's instruction set (``isa_limits``, e.g.
+    ``ONEDNN_MAX_CPU_ISA=AVX2``: the numbers are then those of the older CPU). Plain strings and ints, so it
+    serialises as JSON."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
         name = _cpu_model_name()
     return {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__,
             "platform": platform.platform(), "device_type": device.type, "device_name": name,
-            "num_threads": torch.get_num_threads()}
+            "num_threads": torch.get_num_threads(), **({"isa_limits": limits} if (limits := isa_limits()) else {})}
 
 
 def _cpu_model_name() -> str:

@@ -78,7 +78,10 @@ class RunInfo:
 
     @property
     def device_name(self) -> str | None:
-        return self.environment.get("device_name") or self.device
+        """The device it trained on, with the instruction-set limits it ran under where any were set."""
+        name = self.environment.get("device_name") or self.device
+        limits = self.environment.get("isa_limits") or {}
+        return f"{name} ({', '.join(f'{key}={value}' for key, value in limits.items())})" if limits else name
 
     @property
     def seed(self) -> int | None:
