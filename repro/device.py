@@ -22,9 +22,14 @@ ONEDNN_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 ISA_LIMIT_VARIABLES = (*ONEDNN_ISA_VARIABLES, "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
 
-def isa_limits() -> dict[str, str]:
-    """The instruction-set limits set in this process's environment (:data:`ISA_LIMIT_VARIABLES`), by name."""
-    return {name: os.environ[name] for name in ISA_LIMIT_VARIABLES if os.environ.get(name)}
+def isa_limits(names: tuple[str, ...] = ISA_LIMIT_VARIABLES) -> dict[str, str]:
+    """The instruction-set limits among ``names`` set in this process's environment, by name."""
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+
+def describe_isa_limits(limits: dict[str, str]) -> str:
+    """``limits`` as the environment spells them: "ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2"."""
+    return ", ".join(f"{name}={value}" for name, value in limits.items())
 
 
 def resolve_device(name: str = "auto", local_rank: int | None = None, setting: str = "train.device") -> torch.device:
@@ -122,8 +127,8 @@ def _bf16_unsupported_reason(device_type: str, index: int | None) -> str | None:
             lstm(torch.zeros(1, 2, 4, device=device))
     except Exception as exc:  # oneDNN's missing kernel is a RuntimeError; other builds may fail otherwise
         first_line = str(exc).split(". ")[0].strip()
-        limits = [f"{name}={os.environ[name]}" for name in ONEDNN_ISA_VARIABLES if os.environ.get(name)]
-        where = f" with oneDNN limited by {', '.join(limits)}" if limits else " in this PyTorch build"
+        limits = isa_limits(ONEDNN_ISA_VARIABLES)
+        where = f" with oneDNN limited by {describe_isa_limits(limits)}" if limits else " in this PyTorch build"
         return f"bf16 autocast of an LSTM does not run on {device.type}{where} ({first_line})"
     return None
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from repro.device import describe_isa_limits
 from repro.errors import DataError, ReproError
 from repro.io import atomic_write
 
@@ -81,7 +82,7 @@ class RunInfo:
         """The device it trained on, with the instruction-set limits it ran under where any were set."""
         name = self.environment.get("device_name") or self.device
         limits = self.environment.get("isa_limits") or {}
-        return f"{name} ({', '.join(f'{key}={value}' for key, value in limits.items())})" if limits else name
+        return f"{name} ({describe_isa_limits(limits)})" if limits else name
 
     @property
     def seed(self) -> int | None:
