@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from repro.cpu_isa import isa_limits
 from repro.data.fingerprint import VOCABULARIES, check_fingerprint
 from repro.data.storage import load_meta
 from repro.data.vocab import Vocab
-from repro.device import isa_limits
 from repro.errors import ReproError
 from repro.io import atomic_save
 from repro.models.seq2seq import ModelConfig, Seq2Seq

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from repro.device import describe_isa_limits
+from repro.cpu_isa import describe_isa_limits
 from repro.errors import DataError, ReproError
 from repro.io import atomic_write
 
